@@ -1,0 +1,10 @@
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
+
+app = Celery("shop")
+# Read every CELERY_* setting from Django's settings.
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

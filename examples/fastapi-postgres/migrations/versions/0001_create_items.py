@@ -1,0 +1,28 @@
+"""create items table
+
+Revision ID: 0001
+Revises:
+Create Date: 2025-01-01 00:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0001"
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "items",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("name", sa.String(), nullable=False, unique=True),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("items")

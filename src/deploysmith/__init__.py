@@ -1,0 +1,5 @@
+"""deploysmith: an automated deployment engineer."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

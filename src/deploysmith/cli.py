@@ -1,0 +1,176 @@
+"""Argument parsing and dispatch only: each command wires the stages together."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from deploysmith import __version__, output
+from deploysmith.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, DeploysmithError, run_guarded
+from deploysmith.model import ENVIRONMENTS, Plan, Stack
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors become one line and exit 2 through our handler."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise DeploysmithError(f"{message} (see `deploysmith {self.prog.split()[-1]} --help`)"
+                               if " " in self.prog else f"{message} (see `deploysmith --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="deploysmith", description="An automated deployment engineer.")
+    parser.add_argument("--version", action="version", version=f"deploysmith {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    detect = commands.add_parser("detect", help="show the detected stack with evidence")
+    detect.add_argument("path", nargs="?", default=".")
+    detect.add_argument("--json", action="store_true", help="print the Stack as JSON (DESIGN.md §3)")
+
+    plan = commands.add_parser("plan", help="show the deployment plan; writes nothing")
+    plan.add_argument("path", nargs="?", default=".")
+    _add_requirement_options(plan)
+    plan.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    plan.add_argument("--yes", "-y", action="store_true", help="never prompt; take defaults")
+
+    init = commands.add_parser("init", help="render, verify and write the deployment kit")
+    init.add_argument("path", nargs="?", default=".")
+    _add_requirement_options(init)
+    init.add_argument("--dry-run", action="store_true", help="print the diff of what would change")
+    init.add_argument("--yes", "-y", action="store_true", help="never prompt; take defaults")
+    init.add_argument("--force", action="store_true",
+                      help="write even when verification finds errors (not recommended)")
+    return parser
+
+
+def _add_requirement_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("requirements (override deploysmith.yaml)")
+    group.add_argument("--env", dest="environments", action="append", choices=ENVIRONMENTS,
+                       help="an environment to deploy to (repeatable; default: dev, staging, prod)")
+    group.add_argument("--ci", choices=("github",), help="CI platform")
+    group.add_argument("--registry", help="container registry, e.g. ghcr.io/acme")
+    group.add_argument("--image", help="image name prefix under the registry")
+    group.add_argument("--domain", help="public domain for ingress hosts")
+    group.add_argument("--zero-downtime", dest="zero_downtime", action=argparse.BooleanOptionalAction,
+                       default=None, help="require zero-downtime deploys (default: yes)")
+    group.add_argument("--migrations", help="auto, none, or the migration command")
+    group.add_argument("--compliance", choices=("none", "sox", "pci-dss", "hipaa"))
+    delivery = group.add_mutually_exclusive_group()
+    delivery.add_argument("--gitops", dest="gitops", action="store_const", const=True, default=None,
+                          help="a GitOps controller deploys what CI commits")
+    delivery.add_argument("--imperative", dest="gitops", action="store_const", const=False,
+                          help="CI deploys to the cluster (default)")
+    group.add_argument("--strategy", choices=("auto", "rolling"))
+
+
+_REQUIREMENT_FLAGS = (
+    "environments", "ci", "registry", "image", "domain", "zero_downtime", "migrations",
+    "compliance", "gitops", "strategy",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    return run_guarded(lambda: _dispatch(args_list))
+
+
+def main_entry() -> None:
+    sys.exit(main())
+
+
+def _dispatch(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    handler = {"detect": _detect, "plan": _plan, "init": _init}[args.command]
+    return handler(args)
+
+
+def _detect_stack(path: str) -> Stack:
+    from deploysmith.detect import detect_path
+
+    return detect_path(path)
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from deploysmith.describe import stack_json, stack_text
+
+    stack = _detect_stack(args.path)
+    output.out(stack_json(stack) if args.json else stack_text(stack))
+    return EXIT_OK
+
+
+def _make_plan(args: argparse.Namespace) -> Plan:
+    from deploysmith.plan import build_plan
+    from deploysmith.plan.requirements import Question, gather, load_config
+
+    stack = _detect_stack(args.path)
+    config = load_config(Path(args.path))
+    flags = {name: getattr(args, name) for name in _REQUIREMENT_FLAGS}
+    interactive = not args.yes and sys.stdin is not None and sys.stdin.isatty()
+
+    def ask(question: Question, default: str) -> str:
+        return output.ask(question.prompt, default, question.choices)
+
+    requirements = gather(stack, flags, config, ask if interactive else None)
+    plan = build_plan(stack, requirements)
+    return plan
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from deploysmith.describe import plan_json, plan_markdown, plan_text
+
+    plan = _make_plan(args)
+    render = {"text": plan_text, "json": plan_json, "markdown": plan_markdown}[args.format]
+    output.out(render(plan))
+    return EXIT_OK
+
+
+def _init(args: argparse.Namespace) -> int:
+    from deploysmith.audit import verify
+    from deploysmith.render import render_kit
+    from deploysmith.report import format_text
+    from deploysmith.write import apply_changes, plan_changes, read_lock, render_diff
+
+    plan = _make_plan(args)
+    for note in plan.notes:
+        output.warn(note)
+    files = render_kit(plan)
+    findings = verify(files)
+    errors = [finding for finding in findings if finding.severity == "error"]
+    if findings:
+        output.info(format_text(findings))
+    if errors and not args.force:
+        output.info(
+            f"deploysmith: the rendered kit failed verification ({len(errors)} error(s)); nothing was "
+            "written. This is a deploysmith bug unless your inputs forced it: please report it, "
+            "or pass --force to write anyway."
+        )
+        return EXIT_FINDINGS
+    root = Path(args.path)
+    changes = plan_changes(root, files, read_lock(root))
+    if args.dry_run:
+        output.out(render_diff(root, changes))
+        return EXIT_OK
+    result = apply_changes(root, changes, _lock_inputs(plan))
+    output.info(result.summary())
+    return EXIT_OK
+
+
+def _lock_inputs(plan: Plan) -> dict[str, Any]:
+    """What the kit was generated from: the requirements and a digest of the stack (without
+    the absolute root, so the same repository in another folder gives the same lock)."""
+    stack = plan.stack.to_json()
+    stack.pop("root", None)
+    digest = hashlib.sha256(json.dumps(stack, sort_keys=True).encode()).hexdigest()
+    return {"requirements": plan.requirements.to_json(), "stack_sha256": digest}
+
+
+if __name__ == "__main__":
+    main_entry()

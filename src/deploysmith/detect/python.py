@@ -1,0 +1,648 @@
+"""Python: pip, Poetry, uv, Pipenv, PDM; Django (+ Celery), FastAPI, Flask, other ASGI/WSGI apps.
+
+Reads manifests as TOML/text and source files as text; never imports the project.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from deploysmith.detect import common
+from deploysmith.detect.base import Detection, Strength
+from deploysmith.detect.common import Facts
+from deploysmith.model import Component, ComponentKind, Evidence
+from deploysmith.repo import Repo, join
+
+MARKERS: tuple[str, ...] = ("pyproject.toml", "requirements*.txt", "Pipfile", "setup.py", "manage.py")
+
+_ENTRY_NAMES = ("main", "app", "asgi", "wsgi", "server", "api", "application", "__init__", "run", "manage")
+_SERVICE_DEPS = {
+    "psycopg": "postgres", "psycopg2": "postgres", "psycopg2-binary": "postgres",
+    "psycopg-binary": "postgres", "asyncpg": "postgres", "pg8000": "postgres",
+    "pymysql": "mysql", "mysqlclient": "mysql", "aiomysql": "mysql", "mysql-connector-python": "mysql",
+    "redis": "redis", "aioredis": "redis", "django-redis": "redis", "pymongo": "mongodb",
+    "motor": "mongodb", "mongoengine": "mongodb", "beanie": "mongodb", "pika": "rabbitmq",
+    "aio-pika": "rabbitmq", "kafka-python": "kafka", "confluent-kafka": "kafka", "aiokafka": "kafka",
+    "elasticsearch": "elasticsearch", "opensearch-py": "elasticsearch", "pymemcache": "memcached",
+    "python-memcached": "memcached", "pylibmc": "memcached", "nats-py": "nats",
+}
+_ASGI_SERVERS = ("uvicorn", "hypercorn", "granian", "daphne")
+_WSGI_SERVERS = ("gunicorn", "waitress", "uwsgi")
+# Constructors of app objects other frameworks create, and whether they speak ASGI.
+_APP_CLASSES = {
+    "Starlette": ("starlette", True), "Litestar": ("litestar", True), "Quart": ("quart", True),
+    "Sanic": ("sanic", True), "Bottle": ("bottle", False),
+}
+
+
+@dataclass
+class _Project:
+    directory: str
+    deps: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)  # name → (file, extras)
+    pyproject: dict[str, Any] = field(default_factory=dict)
+    requirement_files: list[str] = field(default_factory=list)
+
+    def has(self, *names: str) -> str | None:
+        return next((name for name in names if name in self.deps), None)
+
+    def dep_evidence(self, repo: Repo, name: str, default: bool = False) -> Evidence:
+        rel = self.deps[name][0]
+        return repo.evidence(rel, common.dep_pattern(name), default=default)
+
+
+def detect(repo: Repo, directory: str) -> Detection | None:
+    project = _read_project(repo, directory)
+    if project is None:
+        return None
+    facts = Facts()
+    _package_manager(repo, project, facts)
+    _language_version(repo, project, facts)
+    sources = common.source_files(repo, directory, (".py",), _ENTRY_NAMES)
+    strength, kind, extra = _framework(repo, project, sources, facts)
+    _test_and_lint(repo, project, facts)
+    _services(repo, project, sources, facts)
+    _migrations(repo, project, facts)
+    main = facts.component(directory, kind, "python")
+    return Detection(components=(main, *_workers(main, extra)), strength=strength)
+
+
+# -- manifests ----------------------------------------------------------------------------
+
+
+def _read_project(repo: Repo, directory: str) -> _Project | None:
+    names = common.names_in(repo, directory)
+    project = _Project(directory)
+    if "pyproject.toml" in names:
+        project.pyproject = repo.load_toml(join(directory, "pyproject.toml")) or {}
+        _pyproject_deps(project, join(directory, "pyproject.toml"))
+    if "Pipfile" in names:
+        pipfile = repo.load_toml(join(directory, "Pipfile")) or {}
+        for table in ("packages", "dev-packages"):
+            for name in _table(pipfile, table):
+                _add(project, name, join(directory, "Pipfile"))
+    requirement_files = sorted(
+        (n for n in names if re.fullmatch(r"requirements.*\.txt", n)), key=lambda n: (n != "requirements.txt", n)
+    )
+    requirement_files += [
+        f"requirements/{n}" for n in sorted(common.names_in(repo, join(directory, "requirements"))) if n.endswith(".txt")
+    ]
+    for name in requirement_files:
+        _requirements(repo, project, join(directory, name), depth=0)
+    if "setup.py" in names:
+        _setup_py(repo, project, join(directory, "setup.py"))
+    has_manifest = bool(project.deps or project.pyproject or "manage.py" in names or "setup.py" in names)
+    return project if has_manifest or requirement_files else None
+
+
+def _table(data: Any, *keys: str) -> dict[str, Any]:
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+_REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
+
+
+def _add(project: _Project, requirement: str, rel: str) -> None:
+    match = _REQ_NAME.match(requirement)
+    if not match:
+        return
+    name = re.sub(r"[-_.]+", "-", match.group(1).lower())
+    if name == "python":
+        return
+    extras = frozenset(e.strip().lower() for e in (match.group(2) or "").split(",") if e.strip())
+    old = project.deps.get(name)
+    project.deps[name] = (old[0] if old else rel, extras | (old[1] if old else frozenset()))
+
+
+def _pyproject_deps(project: _Project, rel: str) -> None:
+    data = project.pyproject
+    groups: list[Any] = [_table(data, "project").get("dependencies")]
+    groups += list(_table(data, "project", "optional-dependencies").values())
+    groups += list(_table(data, "dependency-groups").values())
+    groups.append(_table(data, "tool", "uv").get("dev-dependencies"))
+    groups += list(_table(data, "tool", "pdm", "dev-dependencies").values())
+    for group in groups:
+        for item in group if isinstance(group, list) else []:
+            if isinstance(item, str):
+                _add(project, item, rel)
+    poetry = _table(data, "tool", "poetry")
+    tables = [_table(poetry, "dependencies"), _table(poetry, "dev-dependencies")]
+    tables += [_table(group, "dependencies") for group in _table(poetry, "group").values()]
+    for table in tables:
+        for name in table:
+            _add(project, name, rel)
+
+
+def _requirements(repo: Repo, project: _Project, rel: str, depth: int) -> None:
+    text = repo.read_text(rel)
+    if text is None or rel in project.requirement_files or depth > 3:
+        return
+    project.requirement_files.append(rel)
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        include = re.match(r"^(?:-r|--requirement|-c|--constraint)[=\s]+(\S+)", line)
+        if include:
+            target = posixpath.normpath(join(common.parent(rel), include.group(1)))
+            if not target.startswith("../"):
+                _requirements(repo, project, target, depth + 1)
+        elif line.startswith("-e") and "#egg=" in line:
+            _add(project, line.split("#egg=", 1)[1], rel)
+        elif line and not line.startswith(("-", "#")) and "://" not in line.split("@")[0]:
+            _add(project, line, rel)
+
+
+def _setup_py(repo: Repo, project: _Project, rel: str) -> None:
+    text = repo.read_text(rel) or ""
+    match = re.search(r"install_requires\s*=\s*\[(.*?)\]", text, re.S)
+    for requirement in re.findall(r"[\"']([^\"']+)[\"']", match.group(1) if match else ""):
+        _add(project, requirement, rel)
+
+
+# -- package manager and version ---------------------------------------------------------
+
+
+def _package_manager(repo: Repo, project: _Project, facts: Facts) -> None:
+    d = project.directory
+    names = set(common.names_in(repo, d))
+    tool = _table(project.pyproject, "tool")
+    uv_root = _uv_workspace_root(repo, d)
+    pyproject = join(d, "pyproject.toml")
+    checks: list[tuple[str, bool, Evidence | None]] = [
+        ("uv", "uv.lock" in names, common.file_evidence(join(d, "uv.lock"))),
+        ("poetry", "poetry.lock" in names, common.file_evidence(join(d, "poetry.lock"))),
+        ("pdm", "pdm.lock" in names, common.file_evidence(join(d, "pdm.lock"))),
+        ("pipenv", "Pipfile.lock" in names, common.file_evidence(join(d, "Pipfile.lock"))),
+        ("uv", "uv" in tool, None),
+        ("poetry", "poetry" in tool, None),
+        ("pdm", "pdm" in tool, None),
+        ("uv", uv_root is not None, common.file_evidence(uv_root or "")),
+        ("pipenv", "Pipfile" in names, common.file_evidence(join(d, "Pipfile"))),
+    ]
+    for manager, present, evidence in checks:
+        if present:
+            evidence = evidence or repo.evidence(pyproject, re.compile(rf"^\[tool\.{manager}[.\]]"))
+            facts.set("package_manager", manager, evidence)
+            break
+    else:
+        if project.requirement_files:
+            facts.set("package_manager", "pip", common.file_evidence(project.requirement_files[0]))
+        elif project.pyproject or "setup.py" in names:
+            source = pyproject if project.pyproject else join(d, "setup.py")
+            facts.set("package_manager", "pip", common.file_evidence(source))
+    manager = facts.get("package_manager")
+    lock = {"uv": "uv.lock", "poetry": "poetry.lock", "pdm": "pdm.lock", "pipenv": "Pipfile.lock"}.get(manager)
+    files: list[str] = []
+    if manager == "pipenv":
+        files = [n for n in ("Pipfile", "Pipfile.lock") if n in names]
+    elif manager in ("uv", "poetry", "pdm"):
+        files = [n for n in ("pyproject.toml", lock or "") if n in names]
+    elif manager == "pip":
+        files = [
+            common.relative(d, rel) for rel in project.requirement_files if d == "." or rel.startswith(d + "/")
+        ]
+        if _table(project.pyproject, "project") or not files:
+            files += [n for n in ("pyproject.toml", "setup.py", "setup.cfg") if n in names]
+    facts.set("dependency_files", files or None)
+
+
+def _uv_workspace_root(repo: Repo, directory: str) -> str | None:
+    """The uv.lock of a uv workspace that lists `directory` as a member."""
+    for folder in list(common.ancestors(directory))[1:]:
+        data = repo.load_toml(join(folder, "pyproject.toml")) if repo.exists(join(folder, "pyproject.toml")) else None
+        members = _table(data, "tool", "uv", "workspace").get("members")
+        if isinstance(members, list) and repo.exists(join(folder, "uv.lock")):
+            inner = common.relative(folder, directory) if folder != "." else directory
+            if any(isinstance(m, str) and _glob_match(m, inner) for m in members):
+                return join(folder, "uv.lock")
+    return None
+
+
+def _glob_match(pattern: str, path: str) -> bool:
+    regex = re.escape(pattern.strip("/")).replace(r"\*\*", ".*").replace(r"\*", "[^/]*")
+    return re.fullmatch(regex, path) is not None
+
+
+def _language_version(repo: Repo, project: _Project, facts: Facts) -> None:
+    d = project.directory
+    pin = common.find_upwards(repo, d, (".python-version",))
+    if pin:
+        first = next((ln.strip() for ln in (repo.read_text(pin) or "").splitlines() if ln.strip()), "")
+        if common.minor_version(first):
+            facts.set("language_version", common.minor_version(first), repo.evidence(pin, first))
+            return
+    runtime = join(d, "runtime.txt")
+    text = repo.read_text(runtime) if repo.exists(runtime) else None
+    if text and common.minor_version(text):
+        facts.set("language_version", common.minor_version(text), repo.evidence(runtime, text.strip()))
+        return
+    tools = common.find_upwards(repo, d, (".tool-versions",))
+    match = re.search(r"^python\s+(\S+)", repo.read_text(tools) or "", re.M) if tools else None
+    if tools and match and common.minor_version(match.group(1)):
+        facts.set("language_version", common.minor_version(match.group(1)), repo.evidence(tools, match.group(0)))
+        return
+    pipfile = join(d, "Pipfile")
+    specs = [
+        (pipfile, re.compile(r"^python_(?:full_)?version\s*="), _pipfile_python(repo, pipfile)),
+        (join(d, "pyproject.toml"), re.compile(r"^requires-python\s*="),
+         _table(project.pyproject, "project").get("requires-python")),
+        (join(d, "pyproject.toml"), re.compile(r"^python\s*="),
+         _table(project.pyproject, "tool", "poetry", "dependencies").get("python")),
+    ]
+    for rel, pattern, spec in specs:
+        if isinstance(spec, str) and common.minor_version(spec):
+            facts.set("language_version", common.minor_version(spec), repo.evidence(rel, pattern))
+            return
+
+
+def _pipfile_python(repo: Repo, rel: str) -> Any:
+    if not repo.exists(rel):
+        return None
+    requires = _table(repo.load_toml(rel), "requires")
+    return requires.get("python_version") or requires.get("python_full_version")
+
+
+# -- frameworks and start commands --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Worker:
+    suffix: str
+    start_command: str
+    evidence: Evidence
+
+
+def _framework(
+    repo: Repo, project: _Project, sources: list[str], facts: Facts
+) -> tuple[Strength, ComponentKind, list[_Worker]]:
+    """Sets framework, start_command and port; returns (strength, kind, extra processes)."""
+    workers = _celery(repo, project, sources)
+    if project.has("django") or repo.exists(join(project.directory, "manage.py")):
+        if _django(repo, project, facts):
+            return Strength.APP, "web", workers
+    for name, finder in (("fastapi", _fastapi), ("flask", _flask), ("streamlit", _streamlit)):
+        if project.has(name) and finder(repo, project, sources, facts):
+            return Strength.APP, "web", workers
+    if _generic_app(repo, project, sources, facts):
+        return Strength.APP, "web", workers
+    if _script(repo, project, sources, facts):
+        return Strength.RUNNABLE, "web" if facts.get("port") else "worker", workers
+    return Strength.TOOLING, "web", workers
+
+
+def _module(directory: str, rel: str) -> tuple[str, str | None]:
+    """("pkg.main", app_dir) for a source file; app_dir is "src" for a src layout."""
+    inner = common.relative(directory, rel)[: -len(".py")]
+    app_dir = None
+    if inner.startswith("src/"):
+        inner, app_dir = inner[len("src/"):], "src"
+    parts = inner.split("/")
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts), app_dir
+
+
+def _find_object(repo: Repo, sources: list[str], constructor: str) -> tuple[str, str, Evidence, bool] | None:
+    """(file, variable, evidence, is_factory) for a module-level `x = Constructor(` or a
+    `def create_app(` factory in a file that uses the constructor."""
+    assign = re.compile(rf"^(\w+)\s*(?::\s*[\w.]+\s*)?=\s*(?:\w+\.)?{constructor}\(", re.M)
+    found = common.first(repo, sources, assign)
+    if found:
+        rel, match, evidence = found
+        return rel, match.group(1), evidence, False
+    factory = re.compile(r"^(?:async\s+)?def\s+(create_app|make_app|get_app|app_factory)\s*\(", re.M)
+    for rel, match, evidence in common.search(repo, sources, factory):
+        if f"{constructor}(" in (repo.read_text(rel) or ""):
+            return rel, match.group(1), evidence, True
+    return None
+
+
+_CODE_PORT = re.compile(
+    r"""(?:\.run\(.*?\bport\s*=\s*|["']PORT["']\s*,\s*["']?|^\s*bind\s*=\s*["'][^"']*:)(\d{2,5})\b""", re.M
+)
+
+
+def _port(repo: Repo, project: _Project, files: list[str], facts: Facts, server: str | None, default: int) -> int:
+    """The port from code or gunicorn.conf.py, else the server's convention (marked default)."""
+    config = [join(project.directory, n) for n in ("gunicorn.conf.py", "gunicorn_config.py")]
+    found = common.first(repo, [*config, *files], _CODE_PORT)
+    if found:
+        port = int(found[1].group(1))
+        facts.set("port", port, found[2])
+        return port
+    if server and server in project.deps:
+        facts.set("port", default, project.dep_evidence(repo, server, default=True))
+    else:
+        facts.set("port", default, common.file_evidence(files[0] if files else project.directory, True))
+    return default
+
+
+def _server(project: _Project, asgi: bool) -> str | None:
+    if asgi:
+        return project.has(*_ASGI_SERVERS) or project.has("gunicorn")
+    return project.has(*_WSGI_SERVERS)
+
+
+def _serve(
+    repo: Repo,
+    project: _Project,
+    app: tuple[str, str, bool],
+    app_dir: str | None,
+    asgi: bool,
+    files: list[str],
+    facts: Facts,
+    dev_server: tuple[str, int] | None = None,
+) -> None:
+    """Start command for the app `(module, variable, is_factory)` with the server the
+    project depends on; without one, the framework's own server (`dev_server`: a command
+    with a {port} slot and its default port) and a warning."""
+    module, variable, factory = app
+    server = _server(project, asgi)
+    if server is None and asgi and "standard" in project.deps.get("fastapi", ("", frozenset()))[1]:
+        server = "uvicorn"  # fastapi[standard] brings uvicorn
+    evidence = list(facts.evidence.get("framework", []))
+    if server is None and dev_server is not None:
+        repo.warnings.append(
+            f"{project.directory}: no production server (gunicorn, uvicorn) in the dependencies; "
+            "the start command uses the framework's development server"
+        )
+        port = _port(repo, project, files, facts, None, dev_server[1])
+        facts.set("start_command", dev_server[0].format(port=port), *evidence)
+        return
+    if server is None:
+        server = "uvicorn" if asgi else "gunicorn"
+        repo.warnings.append(
+            f"{project.directory}: {server} is not in the dependencies; the start command assumes it — add it"
+        )
+    elif server in project.deps:
+        evidence.append(project.dep_evidence(repo, server))
+    port = _port(repo, project, files, facts, server, 8080 if server == "waitress" else 8000)
+    call = "()" if factory and server in ("gunicorn", "hypercorn", "waitress") else ""
+    target = f"{module}:{variable}{call}"
+    if server == "gunicorn" and asgi:
+        worker = "uvicorn.workers.UvicornWorker" if "uvicorn" in project.deps else "uvicorn_worker.UvicornWorker"
+        command = f"gunicorn {target} -k {worker} --bind 0.0.0.0:{port}"
+    else:
+        command = {
+            "uvicorn": f"uvicorn {target} --host 0.0.0.0 --port {port}",
+            "hypercorn": f"hypercorn {target} --bind 0.0.0.0:{port}",
+            "granian": f"granian --interface {'asgi' if asgi else 'wsgi'} --host 0.0.0.0 --port {port} {target}",
+            "daphne": f"daphne -b 0.0.0.0 -p {port} {target}",
+            "gunicorn": f"gunicorn {target} --bind 0.0.0.0:{port}",
+            "waitress": f"waitress-serve --listen=0.0.0.0:{port} {target}",
+            "uwsgi": f"uwsgi --http 0.0.0.0:{port} --module {target}",
+        }[server]
+    if factory and server in ("uvicorn", "granian"):
+        command += " --factory"
+    if app_dir and server in ("uvicorn", "gunicorn"):
+        command += f" --app-dir {app_dir}" if server == "uvicorn" else f" --chdir {app_dir}"
+    facts.set("start_command", command, *evidence)
+
+
+def _fastapi(repo: Repo, project: _Project, sources: list[str], facts: Facts) -> bool:
+    return _framework_app(repo, project, sources, facts, "fastapi", "FastAPI", asgi=True)
+
+
+def _flask(repo: Repo, project: _Project, sources: list[str], facts: Facts) -> bool:
+    return _framework_app(repo, project, sources, facts, "flask", "Flask", asgi=False)
+
+
+def _framework_app(
+    repo: Repo, project: _Project, sources: list[str], facts: Facts, framework: str, constructor: str, asgi: bool
+) -> bool:
+    found = _find_object(repo, sources, constructor)
+    facts.set("framework", framework, found[2] if found else project.dep_evidence(repo, framework))
+    if found is None:
+        return True  # the framework is a dependency, but where the app object lives is unknown
+    rel, variable, _, factory = found
+    module, app_dir = _module(project.directory, rel)
+    dev = None
+    if framework == "flask":
+        dev = (f"flask --app {module}:{variable}{'()' if factory else ''} run --host 0.0.0.0 --port {{port}}", 5000)
+    files = [rel, *[s for s in sources if s != rel]]
+    _serve(repo, project, (module, variable, factory), app_dir, asgi, files, facts, dev)
+    _health(repo, files, facts)
+    return True
+
+
+def _streamlit(repo: Repo, project: _Project, sources: list[str], facts: Facts) -> bool:
+    found = common.first(repo, sources, re.compile(r"^import streamlit|^from streamlit import", re.M))
+    if found is None:
+        return False
+    rel = common.relative(project.directory, found[0])
+    facts.set("framework", "streamlit", found[2])
+    port = _port(repo, project, [], facts, "streamlit", 8501)
+    facts.set(
+        "start_command", f"streamlit run {rel} --server.port {port} --server.address 0.0.0.0", found[2]
+    )
+    return True
+
+
+def _generic_app(repo: Repo, project: _Project, sources: list[str], facts: Facts) -> bool:
+    """Another ASGI/WSGI framework (Starlette, Litestar, …) served by a server it depends on."""
+    server = project.has(*_ASGI_SERVERS, *_WSGI_SERVERS)
+    if server is None:
+        return False
+    pattern = re.compile(r"^(app|application|api|server)\s*(?::\s*[\w.]+\s*)?=\s*(?:[\w]+\.)*(\w+)\(", re.M)
+    for rel, match, evidence in common.search(repo, sources[:20], pattern):
+        framework, asgi = _APP_CLASSES.get(match.group(2), (None, server in _ASGI_SERVERS))
+        if framework:
+            facts.set("framework", framework, evidence)
+        module, app_dir = _module(project.directory, rel)
+        files = [rel, *[s for s in sources if s != rel]]
+        _serve(repo, project, (module, match.group(1), False), app_dir, asgi, files, facts)
+        facts.evidence["start_command"].insert(0, evidence)
+        _health(repo, files, facts)
+        return True
+    return False
+
+
+def _script(repo: Repo, project: _Project, sources: list[str], facts: Facts) -> bool:
+    """A script run directly: `python main.py` or `python -m pkg`."""
+    main_guard = re.compile(r"^if\s+__name__\s*==\s*[\"']__main__[\"']\s*:", re.M)
+    for rel in sources[:20]:
+        inner = common.relative(project.directory, rel)
+        text = repo.read_text(rel) or ""
+        if inner.endswith("__main__.py") and "/" in inner:
+            package = inner[: -len("/__main__.py")].removeprefix("src/").replace("/", ".")
+            facts.set("start_command", f"python -m {package}", common.file_evidence(rel))
+        elif "/" not in inner and main_guard.search(text):
+            facts.set("start_command", f"python {inner}", repo.evidence(rel, main_guard))
+        else:
+            continue
+        found = common.first(repo, [rel], _CODE_PORT)
+        if found:
+            facts.set("port", int(found[1].group(1)), found[2])
+        return True
+    return False
+
+
+# -- Django and Celery ---------------------------------------------------------------------
+
+
+def _django(repo: Repo, project: _Project, facts: Facts) -> bool:
+    d = project.directory
+    manage = join(d, "manage.py")
+    settings_re = re.compile(r"""DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)["']""")
+    found = common.first(repo, [manage], settings_re)
+    if found is None and not project.has("django"):
+        return False
+    facts.set("framework", "django", found[2] if found else project.dep_evidence(repo, "django"))
+    package = found[1].group(1).split(".")[0] if found else None
+    wsgi = _django_module(repo, d, package, "wsgi", "get_wsgi_application")
+    asgi = _django_module(repo, d, package, "asgi", "get_asgi_application")
+    package = package or (wsgi or asgi or "").split(".")[0] or None
+    wants_asgi = project.has("channels", "daphne") or (
+        _server(project, asgi=False) is None and project.has(*_ASGI_SERVERS) is not None
+    )
+    module = asgi if wants_asgi and asgi else wsgi
+    if module is not None:
+        files = [join(d, module.replace(".", "/") + ".py")]
+        dev = ("python manage.py runserver 0.0.0.0:{port}", 8000) if repo.exists(manage) else None
+        _serve(repo, project, (module, "application", False), None, module == asgi, files, facts, dev)
+    if package:
+        _django_health(repo, d, package, facts)
+    facts.set(
+        "migrate_command",
+        "python manage.py migrate --noinput" if repo.exists(manage) else None,
+        *facts.evidence["framework"],
+    )
+    if facts.get("migrate_command"):
+        facts.set("migration_tool", "django", *facts.evidence["framework"])
+    return True
+
+
+def _django_module(repo: Repo, directory: str, package: str | None, name: str, marker: str) -> str | None:
+    if package and repo.exists(join(directory, f"{package}/{name}.py")):
+        return f"{package}.{name}"
+    candidates = [rel for rel in common.source_files(repo, directory, (f"{name}.py",), limit=10)]
+    found = common.first(repo, candidates, re.compile(marker))
+    return _module(directory, found[0])[0] if found else None
+
+
+def _django_health(repo: Repo, directory: str, package: str, facts: Facts) -> None:
+    """Health routes in the root URLconf (paths of included URLconfs are not resolved)."""
+    urls = join(directory, f"{package}/urls.py")
+    route = re.compile(rf"""(?:re_)?path\(\s*r?["']\^?({common.HEALTH_PATH_RE[1:]})\$?["']""")
+    include = re.compile(r"""(?:re_)?path\(\s*r?["']\^?([\w/-]*)\$?["']\s*,\s*include\(\s*["']health_check""")
+    found = [(f"/{m.group(1)}", ev) for _, m, ev in common.search(repo, [urls], route)]
+    found += [(f"/{m.group(1)}", ev) for _, m, ev in common.search(repo, [urls], include)]
+    best = common.best_health(found)
+    if best:
+        facts.set("health_path", best[0], best[1])
+
+
+def _celery(repo: Repo, project: _Project, sources: list[str]) -> list[_Worker]:
+    if not project.has("celery"):
+        return []
+    ordered = sorted(sources, key=lambda rel: not rel.endswith(("celery.py", "celery_app.py", "worker.py")))
+    found = common.first(repo, ordered, re.compile(r"^(\w+)\s*=\s*(?:celery\.)?Celery\(", re.M))
+    if found is None:
+        return []
+    rel, match, evidence = found
+    module, _ = _module(project.directory, rel)
+    if module.endswith(".celery"):
+        module = module[: -len(".celery")]
+    if match.group(1) not in ("app", "celery"):
+        module += f":{match.group(1)}"
+    return [_Worker("-worker", f"celery -A {module} worker --loglevel=INFO", evidence)]
+
+
+def _workers(main: Component, workers: list[_Worker]) -> list[Component]:
+    """Processes sharing the main component's image (a Celery worker)."""
+    shared = ("language_version", "package_manager", "services", "dependency_files")
+    out = []
+    for worker in workers:
+        evidence = {k: v for k, v in main.evidence.items() if k in shared}
+        evidence["framework"] = evidence["start_command"] = (worker.evidence,)
+        out.append(
+            Component(
+                name=worker.suffix, path=main.path, kind="worker", language=main.language,
+                language_version=main.language_version, framework="celery",
+                package_manager=main.package_manager, start_command=worker.start_command,
+                services=main.services, dependency_files=main.dependency_files, evidence=evidence,
+            )
+        )
+    return out
+
+
+# -- health, tests, lint, services, migrations --------------------------------------------
+
+_ROUTE = re.compile(
+    rf"""@(\w+)\.(?:get|head|route|api_route|api_view)\(\s*["']({common.HEALTH_PATH_RE})["']"""
+    rf"""|\.(?:add_url_rule|add_api_route|add_route)\(\s*["']({common.HEALTH_PATH_RE})["']"""
+    rf"""|\b(?:Route|Mount)\(\s*["']({common.HEALTH_PATH_RE})["']"""
+)
+_PREFIX = re.compile(r"""(\w+)\s*=\s*\w*(?:Router|Blueprint)\([^)]*?(?:url_)?prefix\s*=\s*["']([^"']*)["']""")
+
+
+def _health(repo: Repo, files: list[str], facts: Facts) -> None:
+    found = []
+    for rel, match, evidence in common.search(repo, files[:30], _ROUTE):
+        path = match.group(2) or match.group(3) or match.group(4)
+        prefixes = dict(_PREFIX.findall(repo.read_text(rel) or ""))
+        found.append((prefixes.get(match.group(1) or "", "").rstrip("/") + path, evidence))
+    best = common.best_health(found)
+    if best:
+        facts.set("health_path", best[0], best[1])
+
+
+def _test_and_lint(repo: Repo, project: _Project, facts: Facts) -> None:
+    d = project.directory
+    names = set(common.names_in(repo, d))
+    tool = _table(project.pyproject, "tool")
+    pyproject = join(d, "pyproject.toml")
+    if "pytest" in tool:
+        facts.set("test_command", "pytest", repo.evidence(pyproject, "[tool.pytest"))
+    elif "pytest.ini" in names:
+        facts.set("test_command", "pytest", common.file_evidence(join(d, "pytest.ini")))
+    elif project.has("pytest"):
+        facts.set("test_command", "pytest", project.dep_evidence(repo, "pytest"))
+    elif "conftest.py" in names:
+        facts.set("test_command", "pytest", common.file_evidence(join(d, "conftest.py")))
+    elif facts.get("framework") == "django" and "manage.py" in names:
+        facts.set("test_command", "python manage.py test", common.file_evidence(join(d, "manage.py")))
+    if "ruff" in tool:
+        facts.set("lint_command", "ruff check .", repo.evidence(pyproject, "[tool.ruff"))
+    elif names & {"ruff.toml", ".ruff.toml"}:
+        name = sorted(names & {"ruff.toml", ".ruff.toml"})[-1]
+        facts.set("lint_command", "ruff check .", common.file_evidence(join(d, name)))
+    elif project.has("ruff"):
+        facts.set("lint_command", "ruff check .", project.dep_evidence(repo, "ruff"))
+    elif ".flake8" in names:
+        facts.set("lint_command", "flake8", common.file_evidence(join(d, ".flake8")))
+    elif project.has("flake8"):
+        facts.set("lint_command", "flake8", project.dep_evidence(repo, "flake8"))
+    else:
+        for name in ("setup.cfg", "tox.ini"):
+            if name in names and "[flake8]" in (repo.read_text(join(d, name)) or ""):
+                facts.set("lint_command", "flake8", repo.evidence(join(d, name), "[flake8]"))
+                break
+
+
+def _services(repo: Repo, project: _Project, sources: list[str], facts: Facts) -> None:
+    for name in sorted(project.deps):
+        if name in _SERVICE_DEPS:
+            facts.add_service(_SERVICE_DEPS[name], project.dep_evidence(repo, name))
+    engine = re.compile(r"django\.db\.backends\.(postgresql|mysql)|django\.contrib\.gis\.db\.backends\.postgis")
+    settings = [rel for rel in sources if "settings" in rel][:10]
+    for _, match, evidence in common.search(repo, settings, engine):
+        facts.add_service("mysql" if match.group(1) == "mysql" else "postgres", evidence)
+    common.services_from_urls(repo, sources[:30], facts)
+
+
+def _migrations(repo: Repo, project: _Project, facts: Facts) -> None:
+    d = project.directory
+    if facts.get("migrate_command"):
+        return
+    if project.has("alembic") and repo.exists(join(d, "alembic.ini")):
+        evidence = repo.evidence(join(d, "alembic.ini"), "script_location")
+        facts.set("migration_tool", "alembic", evidence)
+        facts.set("migrate_command", "alembic upgrade head", evidence)
+    elif project.has("flask-migrate") and repo.exists(join(d, "migrations/env.py")):
+        evidence = project.dep_evidence(repo, "flask-migrate")
+        facts.set("migration_tool", "flask-migrate", evidence)
+        facts.set("migrate_command", "flask db upgrade", evidence)

@@ -1,0 +1,298 @@
+"""plan: Stack + Requirements → Plan. Pure; every decision carries its reason."""
+
+from __future__ import annotations
+
+import re
+
+from deploysmith.errors import DeploysmithError
+from deploysmith.model import (
+    Component,
+    Decision,
+    EnvironmentPlan,
+    Image,
+    Plan,
+    Probe,
+    Requirements,
+    Stack,
+    Workload,
+)
+from deploysmith.plan.images import RUNTIMES, plan_image, runtime_for
+from deploysmith.plan.pipeline import plan_stages
+from deploysmith.plan.strategy import choose_strategy
+
+PLACEHOLDER_DOMAIN = "example.com"
+
+# Env vars the app reads its backing-service addresses from; values live in the app's
+# Secret, never in a manifest.
+SERVICE_ENV = {
+    "postgres": "DATABASE_URL",
+    "mysql": "DATABASE_URL",
+    "mariadb": "DATABASE_URL",
+    "sqlserver": "DATABASE_URL",
+    "mongodb": "MONGODB_URI",
+    "redis": "REDIS_URL",
+    "rabbitmq": "AMQP_URL",
+    "kafka": "KAFKA_BOOTSTRAP_SERVERS",
+    "elasticsearch": "ELASTICSEARCH_URL",
+    "memcached": "MEMCACHED_SERVERS",
+    "nats": "NATS_URL",
+    "minio": "S3_ENDPOINT",
+}
+FRAMEWORK_SECRET_ENV = {
+    "django": "SECRET_KEY",
+    "rails": "SECRET_KEY_BASE",
+    "laravel": "APP_KEY",
+}
+
+# Per environment: replicas (HPA bounds) and resources. Production keeps two or more pods
+# so a node drain or a rollout never leaves it without a ready replica.
+_ENV_SHAPES = {
+    "dev": (1, 2),
+    "staging": (2, 3),
+    "prod": (3, 10),
+}
+# Requests/limits by runtime family: (cpu request, memory request, cpu limit, memory limit).
+_RESOURCES = {
+    "jvm": ("250m", "512Mi", "1000m", "1Gi"),
+    "compiled": ("50m", "64Mi", "500m", "128Mi"),
+    "static": ("25m", "32Mi", "200m", "64Mi"),
+    "default": ("100m", "256Mi", "500m", "512Mi"),
+}
+
+
+def build_plan(stack: Stack, requirements: Requirements) -> Plan:
+    components = tuple(c for c in stack.components)
+    if not components:
+        raise DeploysmithError(
+            f"{stack.root}: no deployable component found (looked for Python, Node, Go, Java, Rust, "
+            "Ruby, PHP, .NET and static sites); run `deploysmith detect` to see what was read"
+        )
+    notes: list[str] = list(stack.warnings)
+    images, image_of = _plan_images(components, notes)
+    workloads = tuple(
+        _plan_workload(component, image_of[component.name], requirements, notes)
+        for component in components
+        if component.name in image_of
+    )
+    if not workloads:
+        raise DeploysmithError(
+            f"{stack.root}: no component has a runtime deploysmith can containerise; "
+            "run `deploysmith detect` to see what was found"
+        )
+    family = _resource_family(workloads[0].component)
+    environments = tuple(_plan_environment(stack, requirements, env, family) for env in requirements.environments)
+    decisions = _decisions(stack, requirements, images, workloads, family)
+    if requirements.domain is None:
+        notes.append(
+            f"no domain given: ingress hosts use the placeholder {PLACEHOLDER_DOMAIN}; "
+            "pass --domain or set `domain:` in deploysmith.yaml"
+        )
+    if requirements.compliance != "none":
+        notes.append(
+            f"compliance profile {requirements.compliance} is recorded; its controls are not rendered by this version"
+        )
+    if stack.ci_platform and stack.ci_platform != requirements.ci:
+        notes.append(f"the repository uses {stack.ci_platform} CI; this kit renders {requirements.ci}")
+    return Plan(
+        app_name=_app_name(stack, components),
+        stack=stack,
+        requirements=requirements,
+        stages=plan_stages(requirements),
+        strategy=choose_strategy(stack, requirements),
+        images=images,
+        workloads=workloads,
+        environments=environments,
+        decisions=decisions,
+        notes=tuple(notes),
+    )
+
+
+def _app_name(stack: Stack, components: tuple[Component, ...]) -> str:
+    if stack.git_remote:
+        candidate = stack.git_remote.rstrip("/").rsplit("/", 1)[-1]
+    else:
+        candidate = stack.root.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    name = re.sub(r"[^a-z0-9-]+", "-", candidate.lower()).strip("-")[:40].strip("-")
+    return name or components[0].name
+
+
+def _plan_images(
+    components: tuple[Component, ...], notes: list[str]
+) -> tuple[tuple[Image, ...], dict[str, str]]:
+    """One image per component path; the web component names it."""
+    by_path: dict[str, list[Component]] = {}
+    for component in components:
+        by_path.setdefault(component.path, []).append(component)
+    images: list[Image] = []
+    image_of: dict[str, str] = {}
+    for path, group in sorted(by_path.items()):
+        group.sort(key=lambda c: (c.kind not in ("web", "static"), c.name))
+        image = plan_image(group[0].name, path, tuple(group))
+        if image is None:
+            notes.append(
+                f"{path}: no container runtime for language {group[0].language!r}; "
+                "this component is left out of the kit"
+            )
+            continue
+        images.append(image)
+        for component in group:
+            image_of[component.name] = image.name
+    return tuple(images), image_of
+
+
+def _plan_workload(
+    component: Component, image: str, requirements: Requirements, notes: list[str]
+) -> Workload:
+    runtime = runtime_for(component)
+    assert runtime is not None  # images were only planned for components with a runtime
+    port = component.port
+    if component.kind == "static":
+        port = 8080  # nginx in the generated image listens here, unprivileged
+    if component.kind == "worker":
+        port = None
+    if component.kind in ("web", "static") and port is None:
+        notes.append(f"{component.name}: no port found; pass it in the start command or set PORT, then re-run")
+    probe = _probe(component, port)
+    migrate = None
+    if component.kind in ("web", "static"):
+        if requirements.migrations == "auto":
+            migrate = component.migrate_command
+        elif requirements.migrations != "none":
+            migrate = requirements.migrations
+    secret_env = tuple(
+        sorted(
+            {SERVICE_ENV[service] for service in component.services if service in SERVICE_ENV}
+            | ({FRAMEWORK_SECRET_ENV[component.framework]} if component.framework in FRAMEWORK_SECRET_ENV else set())
+        )
+    )
+    return Workload(
+        component=component,
+        image=image,
+        container_port=port,
+        probe=probe,
+        uid=runtime.uid,
+        read_only_root=runtime.read_only_root,
+        writable_paths=runtime.writable_paths,
+        secret_env=secret_env,
+        migrate_command=migrate,
+    )
+
+
+def _probe(component: Component, port: int | None) -> Probe:
+    if component.kind == "static":
+        return Probe("http", "/", port, "static site: nginx answers on / when it is serving")
+    if component.health_path and port:
+        return Probe(
+            "http", component.health_path, port,
+            f"HTTP probe on {component.health_path}, the health endpoint the code declares",
+        )
+    if port:
+        return Probe(
+            "tcp", None, port,
+            f"TCP probe on port {port}: the code declares no health endpoint (add one, e.g. /healthz, "
+            "for probes that see more than an open socket)",
+        )
+    return Probe(
+        "none", None, None,
+        "a worker serves no port: Kubernetes restarts it if the process exits; add a liveness "
+        "command if it can hang",
+    )
+
+
+def _resource_family(component: Component) -> str:
+    if component.kind == "static":
+        return "static"
+    if component.language in ("java", "kotlin", "scala"):
+        return "jvm"
+    if component.language in ("go", "rust"):
+        return "compiled"
+    return "default"
+
+
+def _plan_environment(stack: Stack, requirements: Requirements, env: str, family: str) -> EnvironmentPlan:
+    low, high = _ENV_SHAPES[env]
+    cpu_request, memory_request, cpu_limit, memory_limit = _RESOURCES[family]
+    domain = requirements.domain or PLACEHOLDER_DOMAIN
+    app = _app_name(stack, stack.components)
+    host = f"{app}.{domain}" if env == "prod" else f"{app}.{env}.{domain}"
+    return EnvironmentPlan(
+        name=env,
+        namespace=f"{app}-{env}",
+        host=host,
+        min_replicas=low,
+        max_replicas=high,
+        cpu_request=cpu_request,
+        memory_request=memory_request,
+        cpu_limit=cpu_limit,
+        memory_limit=memory_limit,
+        auto_deploy=env != "prod",
+    )
+
+
+def _decisions(
+    stack: Stack,
+    requirements: Requirements,
+    images: tuple[Image, ...],
+    workloads: tuple[Workload, ...],
+    family: str,
+) -> tuple[Decision, ...]:
+    decisions: list[Decision] = []
+    source = requirements.sources
+    decisions.append(Decision(
+        "ci", requirements.ci,
+        f"{requirements.ci}: {_source_words(source.get('ci', 'default'))}.",
+    ))
+    registry = requirements.registry or "ghcr.io/<owner>/<repo>"
+    decisions.append(Decision(
+        "registry", registry,
+        "the registry given" if requirements.registry else
+        "GitHub Container Registry of the repository: CI pushes with its own short-lived token, no stored credentials",
+    ))
+    for image in images:
+        decisions.append(Decision(
+            f"image {image.name}", f"{image.build_base or '-'} → {image.runtime_base}",
+            " ".join(image.reasons) + f" Runs as uid {image.uid}"
+            + (", read-only root filesystem." if image.read_only_root else "."),
+        ))
+    for workload in workloads:
+        decisions.append(Decision(f"probe {workload.component.name}", workload.probe.kind, workload.probe.reason))
+        if workload.migrate_command:
+            decisions.append(Decision(
+                f"migrations {workload.component.name}", workload.migrate_command,
+                "run as a Kubernetes Job from the new image before the rollout; the rollout waits for it",
+            ))
+    if requirements.migrations == "none":
+        decisions.append(Decision("migrations", "none", "migrations disabled by the requirements"))
+    decisions.append(Decision(
+        "delivery", "gitops" if requirements.gitops else "imperative",
+        "CI commits the new image digest to the overlay and the cluster's GitOps controller applies it; "
+        "CI holds no cluster credentials" if requirements.gitops else
+        "CI applies the Kustomize overlay with short-lived cluster credentials and waits for the rollout",
+    ))
+    decisions.append(Decision(
+        "resources", family,
+        {
+            "jvm": "JVM heap and metaspace need more memory than an interpreter at start",
+            "compiled": "a native binary needs little memory",
+            "static": "nginx serving files needs very little",
+            "default": "an interpreted web process with a few workers",
+        }[family] + "; tune from observed usage",
+    ))
+    decisions.append(Decision(
+        "packaging", requirements.packaging,
+        "Kustomize: a base plus one overlay per environment, built into kubectl; no templating to debug",
+    ))
+    return tuple(decisions)
+
+
+def _source_words(source: str) -> str:
+    return {
+        "flag": "chosen on the command line",
+        "deploysmith.yaml": "set in deploysmith.yaml",
+        "prompt": "answered at the prompt",
+        "detected": "detected from the repository's existing CI files or git remote",
+        "default": "the default",
+    }.get(source, source)
+
+
+__all__ = ["build_plan", "RUNTIMES"]
