@@ -159,7 +159,12 @@ def _init(args: argparse.Namespace) -> int:
         output.out(render_diff(root, changes))
         return EXIT_OK
     result = apply_changes(root, changes, _lock_inputs(plan))
-    output.info(result.summary())
+    for change in changes:
+        if change.kind == "conflict":
+            output.warn(f"{change.path}: {change.reason}; the new version is in {change.side_path}")
+        elif change.kind == "stale":
+            output.warn(f"{change.path}: {change.reason}")
+    output.info(f"deploysmith: {result.summary.headline()} ({root})")
     return EXIT_OK
 
 

@@ -23,12 +23,13 @@ MAX_TEXT_BYTES = 1024 * 1024  # larger files are not configuration or source we 
 MAX_FILES = 50_000
 
 # Folders that hold dependencies, build output or tool state, never the app's own config.
+# (`bin` is not here: Rails keeps its scripts there and Rust its extra binaries.)
 IGNORED_DIRS = frozenset(
     {
         ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "env", "__pycache__",
         ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".next", ".nuxt",
         "dist", "build", "target", "vendor", "bower_components", ".gradle", ".idea",
-        ".vscode", "bin", "obj", ".terraform", ".deploysmith", "coverage", ".cache",
+        ".vscode", "obj", ".terraform", ".deploysmith", "coverage", ".cache",
         "site-packages", ".turbo", ".svelte-kit", "out",
     }
 )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from deploysmith.model import Component, Stack
 from deploysmith.repo import Repo
 
 
-def make_repo(root: Path, files: dict[str, str | bytes]) -> Path:
+def make_repo(root: Path, files: Mapping[str, str | bytes]) -> Path:
     """Write `files` (repo-relative path → text or bytes) below `root`; return `root`.
     Text is dedented and its leading newline dropped, so an indented triple-quoted fixture
     starts at line 1 as it reads in the test."""
@@ -28,8 +30,31 @@ def make_repo(root: Path, files: dict[str, str | bytes]) -> Path:
     return root
 
 
-def detect(root: Path, files: dict[str, str | bytes]) -> Stack:
-    return detect_stack(Repo.open(make_repo(root, files)))
+FACTS = (
+    "language_version", "framework", "package_manager", "start_command", "port", "test_command",
+    "lint_command", "build_command", "build_output", "build_target", "services", "health_path",
+    "migration_tool", "migrate_command", "dependency_files",
+)  # fmt: skip
+
+
+def detect(root: Path, files: Mapping[str, str | bytes]) -> Stack:
+    """Detect the stack of a fixture repository, checking the invariants every stack keeps."""
+    stack = detect_stack(Repo.open(make_repo(root, files)))
+    for component in stack.components:
+        assert_evidenced(component)
+        assert re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?", component.name), component.name
+    assert [(c.path, c.name) for c in stack.components] == sorted((c.path, c.name) for c in stack.components)
+    assert len({c.name for c in stack.components}) == len(stack.components)
+    return stack
+
+
+def assert_evidenced(component: Component) -> None:
+    """Every known fact cites where it came from (one citation per service)."""
+    for key in FACTS:
+        value = getattr(component, key)
+        if value is not None and value != ():
+            assert component.evidence.get(key), f"{component.name}: {key}={value!r} has no evidence"
+    assert len(component.evidence.get("services", ())) == len(component.services)
 
 
 def only(stack: Stack) -> Component:
@@ -48,9 +73,13 @@ def where(component: Component, key: str) -> list[tuple[str, int | None]]:
     return [(e.file, e.line) for e in component.evidence[key]]
 
 
-def run_plugin(plugin: object, root: Path, files: dict[str, str | bytes], directory: str = ".") -> Detection | None:
+def run_plugin(
+    plugin: object, root: Path, files: Mapping[str, str | bytes], directory: str = "."
+) -> Detection | None:
     repo = Repo.open(make_repo(root, files))
     result: Detection | None = plugin.detect(repo, directory)  # type: ignore[attr-defined]
+    for component in result.components if result else ():
+        assert_evidenced(component)
     return result
 
 

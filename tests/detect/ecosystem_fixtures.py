@@ -8,6 +8,7 @@ at line 1 exactly as it reads in the test.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 
 from deploysmith.detect.base import Detection
@@ -15,7 +16,7 @@ from deploysmith.model import Component, Evidence
 from deploysmith.repo import Repo
 
 
-def make_repo(tmp_path: Path, files: dict[str, str | bytes]) -> Repo:
+def make_repo(tmp_path: Path, files: Mapping[str, str | bytes]) -> Repo:
     for rel, content in files.items():
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,11 +32,6 @@ def only(detection: Detection | None) -> Component:
     assert detection is not None
     assert len(detection.components) == 1, [c.name for c in detection.components]
     return detection.components[0]
-
-
-def cited(component: Component, key: str) -> list[tuple[str, int | None, bool]]:
-    """(file, line, default) of each piece of evidence for `key`."""
-    return [(e.file, e.line, e.default) for e in component.evidence.get(key, ())]
 
 
 def ev(file: str, line: int | None, text: str, default: bool = False) -> tuple[Evidence, ...]:

@@ -13,9 +13,11 @@ with the rule's id and its (configured) severity, applies suppressions and sorts
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable, Literal
+from typing import Literal
 
+from deploysmith.audit.kustomize import Kustomization, Unit
 from deploysmith.audit.parse import Dockerfile, K8sObject, Workflow
 from deploysmith.model import Severity
 
@@ -57,7 +59,10 @@ class FileSet:
     texts: tuple[TextFile, ...]  # every file read as text
     dockerfiles: tuple[Dockerfile, ...]
     workflows: tuple[Workflow, ...]
-    objects: tuple[K8sObject, ...]  # Kubernetes documents (apiVersion + kind)
+    objects: tuple[K8sObject, ...]  # Kubernetes documents (apiVersion + kind), as written
+    patches: tuple[K8sObject, ...]  # documents of kustomize patch files (fragments)
+    kustomizations: tuple[Kustomization, ...]
+    units: tuple[Unit, ...]  # what each kustomize build applies, and the loose manifests
     kustomize_images: frozenset[str]  # images[].name of every kustomization
     suppressions: tuple[Suppression, ...]
     problems: tuple[Hit, ...]  # files that could not be read or parsed

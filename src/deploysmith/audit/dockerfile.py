@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from deploysmith.audit.base import FileSet, Hit, Rule
 from deploysmith.audit.parse import Dockerfile, Instruction, Stage, env_pairs, split_image
@@ -59,7 +59,8 @@ def _user_root(fs: FileSet) -> Iterator[Hit]:
             yield Hit(
                 df.path,
                 user.line,
-                f"`USER {user.args.strip()}` makes the final stage run as root; switch to a numeric non-root uid",
+                f"`USER {user.args.strip()}` makes the final stage run as root; "
+                "switch to a numeric non-root uid",
             )
 
 
@@ -86,7 +87,8 @@ def _base_latest(fs: FileSet) -> Iterator[Hit]:
                     yield Hit(
                         df.path,
                         stage.line,
-                        f"base image `{base}` uses the moving `latest` tag; pin a version tag (and ideally a digest)",
+                        f"base image `{base}` uses the moving `latest` tag; "
+                        "pin a version tag (and ideally a digest)",
                     )
             if stage.name:
                 earlier.add(stage.name)
@@ -95,6 +97,7 @@ def _base_latest(fs: FileSet) -> Iterator[Hit]:
 # -- DS-DOCKER-003 ----------------------------------------------------------------------------
 
 _REMOTE = re.compile(r"^(?:https?|ftp)://|^git@|\.git(?:#\S*)?$", re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
 
 def _add_remote(fs: FileSet) -> Iterator[Hit]:
@@ -108,7 +111,8 @@ def _add_remote(fs: FileSet) -> Iterator[Hit]:
                 yield Hit(
                     df.path,
                     ins.line,
-                    f"ADD downloads `{remote}` without verifying it; use `ADD --checksum=sha256:…` "
+                    f"ADD downloads `{_URL_CREDENTIALS.sub('***@', remote)}` without verifying it; "
+                    "use `ADD --checksum=sha256:…` "
                     "or RUN curl with a checksum check",
                 )
 
@@ -237,11 +241,21 @@ def _is_whole_context(ins: Instruction) -> bool:
 def _copy_before_deps(fs: FileSet) -> Iterator[Hit]:
     for df in fs.dockerfiles:
         for stage in df.stages:
+            # Dependencies installed before the source arrives (here or in a stage this one is
+            # built FROM) make a later install the project's own (uv sync, pip install .): fine.
+            installed = any(
+                ins.keyword == "RUN" and _DEPENDENCY_INSTALL.search(ins.args)
+                for parent in df.lineage(stage.index)[:-1]
+                for ins in parent.instructions
+            )
             copy_all: Instruction | None = None
             for ins in stage.instructions:
-                if copy_all is None and _is_whole_context(ins):
-                    copy_all = ins
-                elif copy_all is not None and ins.keyword == "RUN" and _DEPENDENCY_INSTALL.search(ins.args):
+                is_install = ins.keyword == "RUN" and bool(_DEPENDENCY_INSTALL.search(ins.args))
+                if copy_all is None:
+                    installed = installed or is_install
+                    if not installed and _is_whole_context(ins):
+                        copy_all = ins
+                elif is_install:
                     yield Hit(
                         df.path,
                         copy_all.line,

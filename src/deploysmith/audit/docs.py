@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from deploysmith.audit.base import FileSet, Hit, Rule
 
 _DEPLOY_DOC_NAMES = frozenset({"deployment.md", "deploy.md", "deploying.md", "runbook.md"})
 _DEPLOY_DOC_DIR = re.compile(r"(?:^|/)docs/deploy[^/]*/")
-_HEADING = re.compile(r"^(?:#{1,6}[ \t]+(?P<atx>.+?)[ \t#]*$|(?P<setext>[^\n]+)\n(?:=+|-+)[ \t]*$)", re.MULTILINE)
+_ATX = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$")
+_SETEXT_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ROLLBACK = re.compile(r"roll(?:ing|ed)?[\s-]?back|revert", re.IGNORECASE)
 
 
@@ -32,6 +34,31 @@ def _is_deploy_doc(path: str) -> bool:
 def _is_runbook(path: str) -> bool:
     name = posixpath.basename(path).lower()
     return name.startswith("runbook") and name.endswith(".md")
+
+
+def headings_of(text: str) -> list[str]:
+    """The Markdown headings (ATX and setext) outside fenced code blocks."""
+    headings: list[str] = []
+    fence: str | None = None
+    previous = ""
+    for line in text.splitlines():
+        opening = _FENCE.match(line)
+        if fence is not None:
+            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence):
+                fence = None
+            previous = ""
+            continue
+        if opening:
+            fence = opening.group(1)
+            previous = ""
+            continue
+        atx = _ATX.match(line)
+        if atx:
+            headings.append(atx.group(1))
+        elif previous.strip() and _SETEXT_UNDERLINE.match(line):
+            headings.append(previous.strip())
+        previous = line
+    return headings
 
 
 def _missing_docs(fs: FileSet) -> Iterator[Hit]:
@@ -57,7 +84,7 @@ def _runbook_rollback(fs: FileSet) -> Iterator[Hit]:
     for file in fs.texts:
         if not _is_runbook(file.path):
             continue
-        headings = (match.group("atx") or match.group("setext") or "" for match in _HEADING.finditer(file.text))
+        headings = headings_of(file.text)
         if not any(_ROLLBACK.search(heading) for heading in headings):
             yield Hit(
                 file.path,

@@ -10,12 +10,14 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from deploysmith.audit import dockerfile, docs, kubernetes, meta, secrets, workflows
 from deploysmith.audit.base import FileSet, Hit, Mode, Rule, Suppression, TextFile
+from deploysmith.audit.kustomize import KUSTOMIZATION_NAMES, Kustomization, build_units
 from deploysmith.audit.parse import (
     Dockerfile,
     K8sObject,
@@ -88,7 +90,9 @@ class AuditConfig:
             raise DeploysmithError(f"{where}.disable: expected a list of rule ids")
         severity = data.get("severity") or {}
         if not isinstance(severity, Mapping):
-            raise DeploysmithError(f"{where}.severity: expected a mapping of rule id to error, warning or info")
+            raise DeploysmithError(
+                f"{where}.severity: expected a mapping of rule id to error, warning or info"
+            )
         levels: dict[str, Severity] = {}
         for key, level in severity.items():
             if level not in SEVERITY_RANK:
@@ -179,7 +183,7 @@ class _Source:
 
 
 _K8S_HINT = re.compile(r"^apiVersion:.*^kind:|^kind:.*^apiVersion:", re.MULTILINE | re.DOTALL)
-_KUSTOMIZATIONS = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+_UNCHECKED = "; no rule checked this file"
 
 
 def build(
@@ -188,18 +192,18 @@ def build(
     texts: list[TextFile] = []
     dockerfiles: list[Dockerfile] = []
     workflow_list: list[Workflow] = []
-    objects: list[K8sObject] = []
-    images: set[str] = set()
+    documents: dict[str, list[K8sObject]] = {}
+    kustomizations: list[Kustomization] = []
     found: list[Suppression] = []
     problems: list[Hit] = []
     for source in sources:
         path = source.path
         is_dockerfile = dockerfile.applies_to(path)
         is_workflow = workflows.applies_to(path)
-        is_yaml = kubernetes.applies_to(path) or posixpath.basename(path) == "Kustomization"
+        is_yaml = kubernetes.applies_to(path) or posixpath.basename(path) in KUSTOMIZATION_NAMES
         if source.text is None:
             if is_dockerfile or is_workflow or is_yaml:
-                problems.append(Hit(path, None, f"cannot parse: {source.problem}; no rule checked this file"))
+                problems.append(Hit(path, None, f"cannot parse: {source.problem}{_UNCHECKED}"))
             continue
         text = source.text
         file = TextFile(path, text)
@@ -210,38 +214,42 @@ def build(
             if parsed.stages:
                 dockerfiles.append(parsed)
             elif parsed.instructions:
-                problems.append(Hit(path, None, "cannot parse: no FROM instruction; no rule checked this file"))
+                problems.append(Hit(path, None, f"cannot parse: no FROM instruction{_UNCHECKED}"))
         if not (is_workflow or is_yaml) or (_helm_template(path) and "{{" in text):
             continue
-        kustomization = posixpath.basename(path) in _KUSTOMIZATIONS
+        kustomization = posixpath.basename(path) in KUSTOMIZATION_NAMES
         try:
-            documents = load_yaml(text)
+            parsed_docs = load_yaml(text, path)
         except YamlError as error:
             if mode == "verify" or is_workflow or kustomization or _K8S_HINT.search(text):
-                problems.append(Hit(path, error.line, f"cannot parse: {error.problem}; no rule checked this file"))
+                problems.append(Hit(path, error.line, f"cannot parse: {error.problem}{_UNCHECKED}"))
             continue
         if is_workflow:
-            workflow = parse_workflow(path, documents[0] if len(documents) == 1 else None)
+            workflow = parse_workflow(path, parsed_docs[0] if len(parsed_docs) == 1 else None)
             if workflow is None:
-                problems.append(
-                    Hit(path, None, "cannot parse: a workflow is one YAML mapping with `on` and `jobs`")
-                )
+                problem = "cannot parse: a workflow is one YAML mapping with on and jobs"
+                problems.append(Hit(path, None, problem + _UNCHECKED))
             else:
                 workflow_list.append(workflow)
             continue
-        objects.extend(k8s_objects(path, documents))
         if kustomization:
-            for doc in documents:
-                if isinstance(doc, YMap):
-                    images.update(str(item.get("name")) for item in doc.maps("images") if item.get("name"))
+            first = parsed_docs[0] if parsed_docs else None
+            if isinstance(first, YMap):
+                kustomizations.append(Kustomization(path, first))
+        else:
+            documents[path] = k8s_objects(path, parsed_docs)
+    units, patch_files = build_units(documents, kustomizations)
     return FileSet(
         mode=mode,
         paths=paths,
         texts=tuple(texts),
         dockerfiles=tuple(dockerfiles),
         workflows=tuple(workflow_list),
-        objects=tuple(objects),
-        kustomize_images=frozenset(images),
+        objects=tuple(o for path, objs in documents.items() if path not in patch_files for o in objs),
+        patches=tuple(o for path, objs in documents.items() if path in patch_files for o in objs),
+        kustomizations=tuple(kustomizations),
+        units=units,
+        kustomize_images=frozenset(name for k in kustomizations for name in k.images()),
         suppressions=tuple(found),
         problems=tuple(problems),
         known_rules=frozenset(rule.id for rule in family_rules(families)) | _RULE_IDS,
@@ -255,7 +263,9 @@ def _helm_template(path: str) -> bool:
 # -- running the rules --------------------------------------------------------------------------------
 
 
-def run(fs: FileSet, config: AuditConfig, families: Mapping[str, ModuleType] = FAMILIES) -> tuple[Finding, ...]:
+def run(
+    fs: FileSet, config: AuditConfig, families: Mapping[str, ModuleType] = FAMILIES
+) -> tuple[Finding, ...]:
     findings: dict[Finding, None] = {}
     for rule in family_rules(families):
         if rule.id in config.disable:

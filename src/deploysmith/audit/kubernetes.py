@@ -10,13 +10,17 @@ until rendered.
 
 from __future__ import annotations
 
+import posixpath
 import re
-from typing import Any, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from deploysmith.audit.base import FileSet, Hit, Rule
+from deploysmith.audit.base import Check, FileSet, Hit, Rule
+from deploysmith.audit.kustomize import Unit
 from deploysmith.audit.parse import (
     K8sObject,
     YMap,
+    YSeq,
     labels_of,
     same_namespace,
     selector_matches,
@@ -27,13 +31,47 @@ from deploysmith.audit.secrets import is_secret_name
 _LONG_RUNNING = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout"})
 _SCALABLE = frozenset({"Deployment", "StatefulSet", "Rollout", "ReplicaSet"})
 
+UnitCheck = Callable[[FileSet, Unit], Iterator[Hit]]
+
 
 def applies_to(path: str) -> bool:
     return path.endswith((".yaml", ".yml")) and not path.startswith(".github/workflows/")
 
 
-def _workloads(fs: FileSet) -> Iterator[K8sObject]:
-    return (obj for obj in fs.objects if obj.pod is not None)
+def per_unit(check: UnitCheck) -> Check:
+    """Run a check over every unit (each kustomize build, and the loose manifests). A base
+    shared by several overlays is reported once, naming the builds where it fails."""
+
+    def run(fs: FileSet) -> Iterator[Hit]:
+        found: dict[tuple[str, int | None], tuple[Hit, list[str]]] = {}
+        for unit in fs.units:
+            for hit in check(fs, unit):
+                _, labels = found.setdefault((hit.path, hit.line), (hit, []))
+                if unit.label is not None and unit.label not in labels:
+                    labels.append(unit.label)
+        for hit, labels in found.values():
+            elsewhere = [label for label in labels if label != posixpath.dirname(hit.path)]
+            if elsewhere:
+                message = f"{hit.message} (kustomize build of {', '.join(elsewhere)})"
+                hit = Hit(hit.path, hit.line, message, hit.column)
+            yield hit
+
+    return run
+
+
+def at(mapping: YMap, key: str | None = None) -> tuple[str, int]:
+    """Where a mapping (or one of its keys) is: after a kustomize patch, maybe another file."""
+    if key is None or key not in mapping:
+        return mapping.source, mapping.line
+    return mapping.path_of(key), mapping.line_of(key)
+
+
+def _hit(where: tuple[str, int], message: str) -> Hit:
+    return Hit(where[0], where[1], message)
+
+
+def _workloads(unit: Unit) -> Iterator[K8sObject]:
+    return (obj for obj in unit.objects if obj.pod is not None)
 
 
 def _containers(obj: K8sObject, init: bool = True) -> Iterator[YMap]:
@@ -51,24 +89,37 @@ def _cname(container: YMap) -> str:
 # -- DS-K8S-001 / 002: health and capacity ------------------------------------------------------
 
 
-def _probes(fs: FileSet) -> Iterator[Hit]:
-    for obj in _workloads(fs):
+def _selected_by_service(obj: K8sObject, unit: Unit) -> bool:
+    assert obj.pod is not None
+    for service in unit.objects:
+        if service.kind != "Service" or not same_namespace(service.namespace, obj.namespace):
+            continue
+        selector = labels_of(service.doc.mapping("spec").mapping("selector"))
+        if selector and all(obj.pod.labels.get(key) == value for key, value in selector.items()):
+            return True
+    return False
+
+
+def _probes(fs: FileSet, unit: Unit) -> Iterator[Hit]:
+    for obj in _workloads(unit):
         if obj.kind not in _LONG_RUNNING:
             continue
+        served = _selected_by_service(obj, unit)
         for container in _containers(obj, init=False):
+            if not served and not container.get("ports"):
+                continue  # takes no traffic (a worker): no generic probe to ask for
             missing = [probe for probe in ("readinessProbe", "livenessProbe") if probe not in container]
             if missing:
-                yield Hit(
-                    obj.path,
-                    container.line,
+                yield _hit(
+                    at(container),
                     f"{obj.label}: container {_cname(container)} has no {' or '.join(missing)}; without a "
                     "readiness probe traffic reaches pods that are not ready, without a liveness probe "
                     "a hung process is never restarted",
                 )
 
 
-def _resources(fs: FileSet) -> Iterator[Hit]:
-    for obj in _workloads(fs):
+def _resources(fs: FileSet, unit: Unit) -> Iterator[Hit]:
+    for obj in _workloads(unit):
         for container in _containers(obj, init=False):
             resources = container.mapping("resources")
             requests, limits = resources.mapping("requests"), resources.mapping("limits")
@@ -76,9 +127,8 @@ def _resources(fs: FileSet) -> Iterator[Hit]:
             if "memory" not in limits:
                 missing.append("limits.memory")
             if missing:
-                yield Hit(
-                    obj.path,
-                    resources.line if "resources" in container else container.line,
+                yield _hit(
+                    at(container, "resources"),
                     f"{obj.label}: container {_cname(container)} sets no {', '.join(missing)}; the scheduler "
                     "cannot place it reliably and it can starve its neighbours",
                 )
@@ -87,92 +137,86 @@ def _resources(fs: FileSet) -> Iterator[Hit]:
 # -- DS-K8S-003..006, 009: security context -------------------------------------------------------
 
 
-def _effective(obj: K8sObject, container: YMap, key: str) -> tuple[Any, int]:
-    """A securityContext field as the kubelet sees it (container over pod) and its line."""
+def _effective(obj: K8sObject, container: YMap, key: str) -> tuple[Any, tuple[str, int]]:
+    """A securityContext field as the kubelet sees it (container over pod) and where it is."""
     assert obj.pod is not None
     own = container.mapping("securityContext")
     if key in own:
-        return own[key], own.line_of(key)
+        return own[key], at(own, key)
     pod = obj.pod.spec.mapping("securityContext")
     if key in pod:
-        return pod[key], pod.line_of(key)
-    return None, container.line
+        return pod[key], at(pod, key)
+    return None, at(container)
 
 
-def _run_as_root(fs: FileSet) -> Iterator[Hit]:
-    for obj in _workloads(fs):
+def _run_as_root(fs: FileSet, unit: Unit) -> Iterator[Hit]:
+    for obj in _workloads(unit):
         for container in _containers(obj):
-            non_root, line = _effective(obj, container, "runAsNonRoot")
-            user, user_line = _effective(obj, container, "runAsUser")
+            non_root, where = _effective(obj, container, "runAsNonRoot")
+            user, user_where = _effective(obj, container, "runAsUser")
             if user == 0 and not isinstance(user, bool):
-                yield Hit(obj.path, user_line,
-                          f"{obj.label}: container {_cname(container)} sets runAsUser: 0 (root)")
+                yield _hit(user_where, f"{obj.label}: container {_cname(container)} sets runAsUser: 0 (root)")
             elif non_root is not True:
-                yield Hit(
-                    obj.path,
-                    line,
+                yield _hit(
+                    where,
                     f"{obj.label}: container {_cname(container)} may run as root: set "
                     "securityContext.runAsNonRoot: true (and a numeric runAsUser)",
                 )
 
 
-def _container_flag(fs: FileSet, key: str, wanted: bool, advice: str) -> Iterator[Hit]:
-    for obj in _workloads(fs):
+def _container_flag(unit: Unit, key: str, wanted: bool, advice: str) -> Iterator[Hit]:
+    for obj in _workloads(unit):
         for container in _containers(obj):
             context = container.mapping("securityContext")
             if context.get(key) is not wanted:
-                line = context.line_of(key) if key in context else context.line
-                yield Hit(obj.path, line, f"{obj.label}: container {_cname(container)} {advice}")
+                yield _hit(at(context, key), f"{obj.label}: container {_cname(container)} {advice}")
 
 
-def _privilege_escalation(fs: FileSet) -> Iterator[Hit]:
+def _privilege_escalation(fs: FileSet, unit: Unit) -> Iterator[Hit]:
     return _container_flag(
-        fs, "allowPrivilegeEscalation", False,
+        unit, "allowPrivilegeEscalation", False,
         "does not set securityContext.allowPrivilegeEscalation: false; setuid binaries can gain privileges",
     )
 
 
-def _read_only_root(fs: FileSet) -> Iterator[Hit]:
+def _read_only_root(fs: FileSet, unit: Unit) -> Iterator[Hit]:
     return _container_flag(
-        fs, "readOnlyRootFilesystem", True,
+        unit, "readOnlyRootFilesystem", True,
         "does not set securityContext.readOnlyRootFilesystem: true; mount an emptyDir where the app "
         "must write",
     )
 
 
-def _drop_all(fs: FileSet) -> Iterator[Hit]:
-    for obj in _workloads(fs):
+def _drop_all(fs: FileSet, unit: Unit) -> Iterator[Hit]:
+    for obj in _workloads(unit):
         for container in _containers(obj):
-            context = container.mapping("securityContext")
-            capabilities = context.mapping("capabilities")
+            capabilities = container.mapping("securityContext").mapping("capabilities")
             drop = capabilities.get("drop")
             if not isinstance(drop, list) or not any(str(item).upper() == "ALL" for item in drop):
-                line = capabilities.line_of("drop") if "drop" in capabilities else capabilities.line
-                yield Hit(
-                    obj.path,
-                    line,
+                yield _hit(
+                    at(capabilities, "drop"),
                     f"{obj.label}: container {_cname(container)} keeps the default Linux capabilities; "
                     "set securityContext.capabilities.drop: [ALL] and add back only what it needs",
                 )
 
 
-def _privileged(fs: FileSet) -> Iterator[Hit]:
-    for obj in _workloads(fs):
+def _privileged(fs: FileSet, unit: Unit) -> Iterator[Hit]:
+    for obj in _workloads(unit):
         for container in _containers(obj):
             context = container.mapping("securityContext")
             if context.get("privileged") is True:
-                yield Hit(
-                    obj.path,
-                    context.line_of("privileged"),
-                    f"{obj.label}: container {_cname(container)} is privileged: it has full access to the node",
+                yield _hit(
+                    at(context, "privileged"),
+                    f"{obj.label}: container {_cname(container)} is privileged: "
+                    "it has full access to the node",
                 )
 
 
 # -- DS-K8S-007: image tags ------------------------------------------------------------------------
 
 
-def _image_latest(fs: FileSet) -> Iterator[Hit]:
-    for obj in _workloads(fs):
+def _image_latest(fs: FileSet, unit: Unit) -> Iterator[Hit]:
+    for obj in _workloads(unit):
         for container in _containers(obj):
             image = container.get("image")
             if not isinstance(image, str) or not image.strip() or "$" in image or "{" in image:
@@ -181,37 +225,33 @@ def _image_latest(fs: FileSet) -> Iterator[Hit]:
             if digest is not None or name in fs.kustomize_images:
                 continue
             if tag is None:
-                yield Hit(
-                    obj.path,
-                    container.line_of("image"),
+                yield _hit(
+                    at(container, "image"),
                     f"{obj.label}: container {_cname(container)} image `{image}` has no tag (means `latest`) "
                     "and no kustomization rewrites it; pin a version or digest",
                 )
             elif tag == "latest":
-                yield Hit(
-                    obj.path,
-                    container.line_of("image"),
-                    f"{obj.label}: container {_cname(container)} image `{image}` uses the moving `latest` tag; "
-                    "pin a version or digest",
+                yield _hit(
+                    at(container, "image"),
+                    f"{obj.label}: container {_cname(container)} image `{image}` uses the moving "
+                    "`latest` tag; pin a version or digest",
                 )
 
 
 # -- DS-K8S-008: host access -----------------------------------------------------------------------
 
 
-def _host_access(fs: FileSet) -> Iterator[Hit]:
-    for obj in _workloads(fs):
+def _host_access(fs: FileSet, unit: Unit) -> Iterator[Hit]:
+    for obj in _workloads(unit):
         assert obj.pod is not None
         spec = obj.pod.spec
         for key in ("hostNetwork", "hostPID", "hostIPC"):
             if spec.get(key) is True:
-                yield Hit(obj.path, spec.line_of(key),
-                          f"{obj.label}: {key}: true shares the node's namespace with the pod")
+                yield _hit(at(spec, key), f"{obj.label}: {key}: true shares the node's {key[4:]} namespace")
         for volume in spec.maps("volumes"):
             if "hostPath" in volume:
-                yield Hit(
-                    obj.path,
-                    volume.line_of("hostPath"),
+                yield _hit(
+                    at(volume, "hostPath"),
                     f"{obj.label}: volume {volume.get('name', '?')} mounts a hostPath from the node",
                 )
 
@@ -219,31 +259,23 @@ def _host_access(fs: FileSet) -> Iterator[Hit]:
 # -- DS-K8S-010 / 011: disruption budget and autoscaling ----------------------------------------------
 
 
-def _hpa_targets(fs: FileSet) -> dict[tuple[str, str], K8sObject]:
-    targets: dict[tuple[str, str], K8sObject] = {}
-    for obj in fs.objects:
-        if obj.kind == "HorizontalPodAutoscaler":
-            ref = obj.doc.mapping("spec").mapping("scaleTargetRef")
-            kind, name = ref.get("kind"), ref.get("name")
-            if isinstance(kind, str) and isinstance(name, str):
-                targets[(kind, name)] = obj
-    return targets
+def _hpa_for(obj: K8sObject, unit: Unit) -> K8sObject | None:
+    for hpa in unit.objects:
+        if hpa.kind == "HorizontalPodAutoscaler" and same_namespace(hpa.namespace, obj.namespace):
+            ref = hpa.doc.mapping("spec").mapping("scaleTargetRef")
+            if ref.get("kind") == obj.kind and ref.get("name") == obj.name:
+                return hpa
+    return None
 
 
-def _hpa_for(obj: K8sObject, targets: dict[tuple[str, str], K8sObject]) -> K8sObject | None:
-    hpa = targets.get((obj.kind, obj.name))
-    return hpa if hpa is not None and same_namespace(hpa.namespace, obj.namespace) else None
-
-
-def _no_pdb(fs: FileSet) -> Iterator[Hit]:
-    budgets = [obj for obj in fs.objects if obj.kind == "PodDisruptionBudget"]
-    targets = _hpa_targets(fs)
-    for obj in _workloads(fs):
+def _no_pdb(fs: FileSet, unit: Unit) -> Iterator[Hit]:
+    budgets = [obj for obj in unit.objects if obj.kind == "PodDisruptionBudget"]
+    for obj in _workloads(unit):
         if obj.kind not in _SCALABLE or obj.pod is None:
             continue
         spec = obj.doc.mapping("spec")
         replicas = spec.get("replicas")
-        hpa = _hpa_for(obj, targets)
+        hpa = _hpa_for(obj, unit)
         if hpa is not None:
             replicas = hpa.doc.mapping("spec").get("minReplicas", 1)
         if not isinstance(replicas, int) or replicas < 2:
@@ -255,25 +287,22 @@ def _no_pdb(fs: FileSet) -> Iterator[Hit]:
             for pdb in budgets
         ):
             continue
-        yield Hit(
-            obj.path,
-            spec.line_of("replicas") if "replicas" in spec else obj.line,
-            f"{obj.label} runs {replicas} replicas but no PodDisruptionBudget selects its pods; a node "
+        yield _hit(
+            at(spec, "replicas") if "replicas" in spec else at(obj.doc),
+            f"{obj.label} runs at least 2 replicas but no PodDisruptionBudget selects its pods; a node "
             "drain can take them all down at once",
         )
 
 
-def _replicas_with_hpa(fs: FileSet) -> Iterator[Hit]:
-    targets = _hpa_targets(fs)
-    for obj in _workloads(fs):
+def _replicas_with_hpa(fs: FileSet, unit: Unit) -> Iterator[Hit]:
+    for obj in _workloads(unit):
         spec = obj.doc.mapping("spec")
         if "replicas" not in spec:
             continue
-        hpa = _hpa_for(obj, targets)
+        hpa = _hpa_for(obj, unit)
         if hpa is not None:
-            yield Hit(
-                obj.path,
-                spec.line_of("replicas"),
+            yield _hit(
+                at(spec, "replicas"),
                 f"{obj.label} sets replicas while HorizontalPodAutoscaler {hpa.name} scales it; every apply "
                 "resets the replica count. Remove spec.replicas",
             )
@@ -282,11 +311,11 @@ def _replicas_with_hpa(fs: FileSet) -> Iterator[Hit]:
 # -- DS-K8S-012 / 013: services and ingress --------------------------------------------------------
 
 
-def _service_orphan(fs: FileSet) -> Iterator[Hit]:
-    workloads = [obj for obj in _workloads(fs)]
+def _service_orphan(fs: FileSet, unit: Unit) -> Iterator[Hit]:
+    workloads = list(_workloads(unit))
     if not workloads:  # the pods are deployed from elsewhere; nothing to compare with
         return
-    for obj in fs.objects:
+    for obj in unit.objects:
         if obj.kind != "Service":
             continue
         spec = obj.doc.mapping("spec")
@@ -303,20 +332,18 @@ def _service_orphan(fs: FileSet) -> Iterator[Hit]:
         ):
             continue
         shown = ", ".join(f"{key}={value}" for key, value in sorted(selector.items()))
-        yield Hit(
-            obj.path,
-            spec.line_of("selector"),
+        yield _hit(
+            at(spec, "selector"),
             f"{obj.label} selects {shown} but no pod template in this set has those labels; "
             "it will have no endpoints",
         )
 
 
-def _ingress_tls(fs: FileSet) -> Iterator[Hit]:
-    for obj in fs.objects:
+def _ingress_tls(fs: FileSet, unit: Unit) -> Iterator[Hit]:
+    for obj in unit.objects:
         if obj.kind == "Ingress" and not obj.doc.mapping("spec").get("tls"):
-            yield Hit(
-                obj.path,
-                obj.doc.line_of("spec"),
+            yield _hit(
+                at(obj.doc, "spec"),
                 f"{obj.label} has no tls section, so it serves plain HTTP; add spec.tls with a certificate "
                 "secret (cert-manager can issue it)",
             )
@@ -328,28 +355,47 @@ _URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:([^@\s/]+)@", re.I
 _PLACEHOLDER = re.compile(r"^\$|^\{\{|^<|changeme|example|xxxx|placeholder|password$", re.IGNORECASE)
 
 
+def _secret_reason(key: str, value: str) -> str | None:
+    if not value.strip():
+        return None
+    if is_secret_name(key):
+        return "a secret-looking key"
+    credentials = _URL_CREDENTIALS.search(value)
+    if credentials is not None and not _PLACEHOLDER.search(credentials.group(1)):
+        return "a URL with an embedded password"
+    return None
+
+
+_CONFIGMAP_ADVICE = (
+    "ConfigMaps are readable by anyone who can read the namespace's config. Move it to a Secret "
+    "(or an external secret store)"
+)
+
+
 def _configmap_secret(fs: FileSet) -> Iterator[Hit]:
-    for obj in fs.objects:
+    for obj in (*fs.objects, *fs.patches):
         if obj.kind != "ConfigMap":
             continue
         data = obj.doc.mapping("data")
         for key, value in data.items():
-            text = "" if value is None else str(value)
-            if not text.strip():
+            reason = _secret_reason(str(key), "" if value is None else str(value))
+            if reason is not None:
+                yield _hit(at(data, key), f"{obj.label}: {key} is {reason}; {_CONFIGMAP_ADVICE}")
+    for kustomization in fs.kustomizations:
+        for generator in kustomization.doc.maps("configMapGenerator"):
+            literals = generator.get("literals")
+            if not isinstance(literals, YSeq):
                 continue
-            credentials = _URL_CREDENTIALS.search(text)
-            if is_secret_name(str(key)):
-                reason = "a secret-looking key"
-            elif credentials is not None and not _PLACEHOLDER.search(credentials.group(1)):
-                reason = "a URL with an embedded password"
-            else:
-                continue
-            yield Hit(
-                obj.path,
-                data.line_of(key),
-                f"{obj.label}: {key} is {reason}; ConfigMaps are readable by anyone who can read the "
-                "namespace's config. Move it to a Secret (or an external secret store)",
-            )
+            for line, literal in zip(literals.item_lines, literals, strict=False):
+                key, sep, value = str(literal).partition("=")
+                reason = _secret_reason(key, value) if sep else None
+                if reason is not None:
+                    yield Hit(
+                        kustomization.path,
+                        line,
+                        f"configMapGenerator {generator.get('name', '?')}: {key} is {reason}; "
+                        f"{_CONFIGMAP_ADVICE} (secretGenerator from a file kept out of git)",
+                    )
 
 
 # -- DS-K8S-015: removed API versions ---------------------------------------------------------------
@@ -404,44 +450,43 @@ REMOVED_APIS: dict[tuple[str, str], tuple[str, str]] = {
 
 
 def _deprecated_api(fs: FileSet) -> Iterator[Hit]:
-    for obj in fs.objects:
+    for obj in (*fs.objects, *fs.patches):
         removed = REMOVED_APIS.get((obj.api_version, obj.kind))
         if removed is not None:
             version, replacement = removed
-            yield Hit(
-                obj.path,
-                obj.doc.line_of("apiVersion"),
+            yield _hit(
+                at(obj.doc, "apiVersion"),
                 f"{obj.api_version} {obj.kind} was removed in Kubernetes {version}; use {replacement}",
             )
 
 
 RULES: tuple[Rule, ...] = (
     Rule("DS-K8S-001", "k8s-missing-probes", "warning",
-         "A long-running container has no readiness or liveness probe.", _probes),
+         "A long-running container has no readiness or liveness probe.", per_unit(_probes)),
     Rule("DS-K8S-002", "k8s-missing-resources", "warning",
-         "A container sets no CPU/memory requests or no memory limit.", _resources),
+         "A container sets no CPU/memory requests or no memory limit.", per_unit(_resources)),
     Rule("DS-K8S-003", "k8s-run-as-root", "error",
-         "A container may run as root (runAsNonRoot is not true).", _run_as_root),
+         "A container may run as root (runAsNonRoot is not true).", per_unit(_run_as_root)),
     Rule("DS-K8S-004", "k8s-privilege-escalation", "warning",
-         "A container does not set allowPrivilegeEscalation: false.", _privilege_escalation),
+         "A container does not set allowPrivilegeEscalation: false.", per_unit(_privilege_escalation)),
     Rule("DS-K8S-005", "k8s-capabilities-not-dropped", "warning",
-         "A container does not drop ALL Linux capabilities.", _drop_all),
+         "A container does not drop ALL Linux capabilities.", per_unit(_drop_all)),
     Rule("DS-K8S-006", "k8s-writable-root-filesystem", "warning",
-         "A container does not set readOnlyRootFilesystem: true.", _read_only_root),
+         "A container does not set readOnlyRootFilesystem: true.", per_unit(_read_only_root)),
     Rule("DS-K8S-007", "k8s-image-latest", "error",
-         "A container image is untagged or uses the moving `latest` tag.", _image_latest),
+         "A container image is untagged or uses the moving `latest` tag.", per_unit(_image_latest)),
     Rule("DS-K8S-008", "k8s-host-access", "error",
-         "A pod uses hostNetwork, hostPID, hostIPC or a hostPath volume.", _host_access),
+         "A pod uses hostNetwork, hostPID, hostIPC or a hostPath volume.", per_unit(_host_access)),
     Rule("DS-K8S-009", "k8s-privileged-container", "error",
-         "A container runs privileged.", _privileged),
+         "A container runs privileged.", per_unit(_privileged)),
     Rule("DS-K8S-010", "k8s-no-pdb", "warning",
-         "A multi-replica workload has no PodDisruptionBudget.", _no_pdb),
+         "A multi-replica workload has no PodDisruptionBudget.", per_unit(_no_pdb)),
     Rule("DS-K8S-011", "k8s-replicas-with-hpa", "warning",
-         "A workload sets replicas while an HPA scales it.", _replicas_with_hpa),
+         "A workload sets replicas while an HPA scales it.", per_unit(_replicas_with_hpa)),
     Rule("DS-K8S-012", "k8s-service-selector-orphan", "warning",
-         "A Service selects labels no pod template in the set has.", _service_orphan),
+         "A Service selects labels no pod template in the set has.", per_unit(_service_orphan)),
     Rule("DS-K8S-013", "k8s-ingress-no-tls", "warning",
-         "An Ingress has no tls section.", _ingress_tls),
+         "An Ingress has no tls section.", per_unit(_ingress_tls)),
     Rule("DS-K8S-014", "k8s-configmap-secret", "error",
          "A ConfigMap holds a secret-looking value.", _configmap_secret),
     Rule("DS-K8S-015", "k8s-removed-api", "error",

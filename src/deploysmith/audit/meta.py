@@ -7,7 +7,7 @@ these rules report them so they can be configured like any other rule.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from deploysmith.audit.base import FileSet, Hit, Rule, Suppression, TextFile
 

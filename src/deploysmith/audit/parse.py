@@ -70,8 +70,12 @@ class Dockerfile:
 
     def final_lineage(self) -> tuple[Stage, ...]:
         """The final stage and the earlier stages it is built FROM, oldest first."""
+        return self.lineage(len(self.stages) - 1) if self.stages else ()
+
+    def lineage(self, stage_index: int) -> tuple[Stage, ...]:
+        """A stage and the earlier stages it is built FROM, oldest first."""
         chain: list[Stage] = []
-        index: int | None = len(self.stages) - 1 if self.stages else None
+        index: int | None = stage_index
         while index is not None and all(stage.index != index for stage in chain):
             stage = self.stages[index]
             chain.append(stage)
@@ -238,27 +242,35 @@ def split_image(reference: str) -> tuple[str, str | None, str | None]:
 
 
 class YMap(dict[Any, Any]):
-    """A YAML mapping that remembers where it starts and where each key and value is."""
+    """A YAML mapping that remembers its file and where it starts, and where each key and
+    value is. After a kustomize patch some keys come from the patch file (`key_paths`)."""
 
     line: int
+    source: str
     key_lines: dict[Any, int]
     value_lines: dict[Any, int]  # where a value's text starts (next line for `|` and `>`)
+    key_paths: dict[Any, str]  # keys whose value came from another file than `source`
 
-    def __init__(self, line: int = 1) -> None:
+    def __init__(self, line: int = 1, source: str = "") -> None:
         super().__init__()
         self.line = line
+        self.source = source
         self.key_lines = {}
         self.value_lines = {}
+        self.key_paths = {}
 
     def line_of(self, key: Any) -> int:
         return self.key_lines.get(key, self.line)
+
+    def path_of(self, key: Any) -> str:
+        return self.key_paths.get(key, self.source)
 
     def value_line(self, key: Any) -> int:
         return self.value_lines.get(key, self.line_of(key))
 
     def mapping(self, key: Any) -> YMap:
         value = self.get(key)
-        return value if isinstance(value, YMap) else YMap(self.line_of(key))
+        return value if isinstance(value, YMap) else YMap(self.line_of(key), self.path_of(key))
 
     def maps(self, key: Any) -> list[YMap]:
         value = self.get(key)
@@ -279,42 +291,115 @@ class YSeq(list[Any]):
         self.item_lines = []
 
 
-class _Loader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]
-    pass
+_Loader: Any = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+_SCALARS = yaml.constructor.SafeConstructor()  # for its int/float/bool/null/timestamp readers
 
 
-def _construct_map(loader: Any, node: yaml.MappingNode) -> Any:
-    data = YMap(node.start_mark.line + 1)
-    yield data
-    data.update(loader.construct_mapping(node))
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node)
-        data.key_lines[key] = key_node.start_mark.line + 1
-        block = isinstance(value_node, yaml.ScalarNode) and value_node.style in ("|", ">")
-        data.value_lines[key] = value_node.start_mark.line + 1 + (1 if block else 0)
+class _Converter:
+    """Plain data from composed nodes; YMap/YSeq remember lines. Aliases share one value
+    (memo), so alias bombs cost nothing; unknown tags (`!reference`, `!Ref`, python/...)
+    give the plain scalar, list or mapping they tag, never an object."""
+
+    def __init__(self, source: str, offset: int) -> None:
+        self.source = source
+        self.offset = offset + 1  # marks are 0-based
+        self.memo: dict[int, Any] = {}
+
+    def document(self, root: yaml.Node) -> Any:
+        # The memo is keyed by node identity, which is only stable while the document's
+        # nodes are alive: one memo per document.
+        self.memo = {}
+        return self.convert(root)
+
+    def convert(self, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == "tag:yaml.org,2002:str" or node.tag not in _SCALARS.yaml_constructors:
+                return node.value
+            return _SCALARS.yaml_constructors[node.tag](_SCALARS, node)
+        known = self.memo.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, yaml.SequenceNode):
+            seq = YSeq(node.start_mark.line + self.offset)
+            self.memo[id(node)] = seq
+            for item in node.value:
+                seq.append(self.convert(item))
+                seq.item_lines.append(item.start_mark.line + self.offset)
+            return seq
+        assert isinstance(node, yaml.MappingNode)
+        mapping = YMap(node.start_mark.line + self.offset, self.source)
+        self.memo[id(node)] = mapping
+        _SCALARS.flatten_mapping(node)  # merge keys (<<)
+        for key_node, value_node in node.value:
+            key = self.convert(key_node)
+            if isinstance(key, (list, dict)):
+                mark = key_node.start_mark
+                raise yaml.constructor.ConstructorError(None, None, "found unhashable key", mark)
+            mapping[key] = self.convert(value_node)
+            mapping.key_lines[key] = key_node.start_mark.line + self.offset
+            block = isinstance(value_node, yaml.ScalarNode) and value_node.style in ("|", ">")
+            mapping.value_lines[key] = value_node.start_mark.line + self.offset + (1 if block else 0)
+        return mapping
 
 
-def _construct_seq(loader: Any, node: yaml.SequenceNode) -> Any:
-    data = YSeq(node.start_mark.line + 1)
-    yield data
-    data.extend(loader.construct_sequence(node))
-    data.item_lines = [item.start_mark.line + 1 for item in node.value]
+# Strategic-merge keys of the list fields a kustomize patch merges item by item.
+MERGE_KEYS = {
+    "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "volumes": "name",
+    "env": "name", "volumeMounts": "mountPath", "ports": "containerPort", "imagePullSecrets": "name",
+}
 
 
-def _construct_plain(loader: Any, node: yaml.Node) -> Any:
-    """Unknown tags (`!reference`, `!Ref`, python/...) become plain data, never objects."""
-    # Returning the generator (not yielding from it) lets PyYAML fill it in like a map or seq.
-    if isinstance(node, yaml.MappingNode):
-        return _construct_map(loader, node)
-    if isinstance(node, yaml.SequenceNode):
-        return _construct_seq(loader, node)
-    return loader.construct_scalar(node)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_Loader.add_constructor("tag:yaml.org,2002:omap", _construct_map)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
-_Loader.add_constructor(None, _construct_plain)
+def strategic_merge(base: Any, patch: Any, merge_key: str | None = None) -> Any:
+    """A Kubernetes strategic-merge patch, enough for kustomize overlays: maps merge, `null`
+    deletes, lists of containers/volumes/env/... merge by their key, `$patch: replace|delete`.
+    Neither input is changed; values keep the file and line they came from."""
+    if isinstance(base, YMap) and isinstance(patch, YMap):
+        if patch.get("$patch") == "replace":
+            return patch
+        merged = YMap(base.line, base.source)
+        merged.update(base)
+        merged.key_lines.update(base.key_lines)
+        merged.value_lines.update(base.value_lines)
+        merged.key_paths.update(base.key_paths)
+        for key, value in patch.items():
+            if key == "$patch":
+                continue
+            if value is None:
+                merged.pop(key, None)
+                continue
+            old = merged.get(key)
+            if (isinstance(old, YMap) and isinstance(value, YMap)) or (
+                isinstance(old, list) and isinstance(value, list)
+            ):
+                merged[key] = strategic_merge(merged[key], value, MERGE_KEYS.get(str(key)))
+                continue
+            merged[key] = value
+            merged.key_lines[key] = patch.line_of(key)
+            merged.value_lines[key] = patch.value_line(key)
+            merged.key_paths[key] = patch.path_of(key)
+        return merged
+    if isinstance(base, list) and isinstance(patch, list) and merge_key is not None:
+        items = list(base)
+        lines = list(base.item_lines) if isinstance(base, YSeq) else [0] * len(base)
+        for number, item in enumerate(patch):
+            wanted = item.get(merge_key) if isinstance(item, YMap) else None
+            index = next(
+                (i for i, old in enumerate(items) if isinstance(old, YMap) and old.get(merge_key) == wanted),
+                None,
+            ) if wanted is not None else None
+            if isinstance(item, YMap) and item.get("$patch") == "delete":
+                if index is not None:
+                    del items[index], lines[index]
+            elif index is not None:
+                items[index] = strategic_merge(items[index], item)
+            else:
+                items.append(item)
+                lines.append(patch.item_lines[number] if isinstance(patch, YSeq) else 0)
+        seq = YSeq(base.line if isinstance(base, YSeq) else 1)
+        seq.extend(items)
+        seq.item_lines = lines
+        return seq
+    return patch
 
 
 class YamlError(Exception):
@@ -324,10 +409,13 @@ class YamlError(Exception):
         self.problem = problem
 
 
-def load_yaml(text: str) -> list[Any]:
-    """Every document of a YAML stream (empty documents dropped), or YamlError."""
+def load_yaml(text: str, source: str = "", offset: int = 0) -> list[Any]:
+    """Every document of a YAML stream (empty documents dropped), or YamlError. `source` is
+    the file the mappings remember; `offset` is added to every line (text embedded in a file)."""
+    converter = _Converter(source, offset)
     try:
-        return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
+        documents = [converter.document(node) for node in yaml.compose_all(text, Loader=_Loader)]
+        return [doc for doc in documents if doc is not None]
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -401,13 +489,13 @@ def k8s_objects(path: str, docs: list[Any]) -> list[K8sObject]:
                 kind,
                 str(name) if name is not None else "",
                 str(namespace) if namespace is not None else None,
-                _pod_template(doc, kind),
+                pod_template(doc, kind),
             )
         )
     return objects
 
 
-def _pod_template(doc: YMap, kind: str) -> PodTemplate | None:
+def pod_template(doc: YMap, kind: str) -> PodTemplate | None:
     keys = TEMPLATE_PATHS.get(kind)
     if keys is None:
         return None

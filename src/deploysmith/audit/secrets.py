@@ -14,7 +14,7 @@ import math
 import posixpath
 import re
 from collections import Counter
-from typing import Iterator
+from collections.abc import Iterator
 
 from deploysmith.audit.base import FileSet, Hit, Rule, TextFile
 
@@ -80,7 +80,11 @@ class _Lines:
     """Line and column of an offset, computed only for files that have a match."""
 
     def __init__(self, text: str) -> None:
-        self.starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
+        self.starts = [0]
+        newline = text.find("\n")
+        while newline != -1:
+            self.starts.append(newline + 1)
+            newline = text.find("\n", newline + 1)
 
     def at(self, offset: int) -> tuple[int, int]:
         index = bisect.bisect_right(self.starts, offset) - 1
@@ -93,14 +97,27 @@ def _files(fs: FileSet) -> Iterator[TextFile]:
 
 # -- DS-SECRET-001 --------------------------------------------------------------------------------------
 
-_PROVIDERS = re.compile(
-    r"(?P<aws>\b(?:AKIA|ASIA)[0-9A-Z]{16}\b)"
-    r"|(?P<pkey>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)"
-    r"|(?P<github>\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{82}\b)"
-    r"|(?P<slack>\bxox[abposr]-[A-Za-z0-9-]{10,})"
-    r"|(?P<google>\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-]))"
-    r"|(?P<stripe>\b[sr]k_live_[0-9A-Za-z]{20,})"
-)
+# kind → (literal prefixes, pattern); the prefixes are a fast str.find before the regex.
+_PROVIDERS: dict[str, tuple[tuple[str, ...], re.Pattern[str]]] = {
+    "aws": (("AKIA", "ASIA"), re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    "pkey": (("PRIVATE KEY",), re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
+    "github": (
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{82}\b"),
+    ),
+    "slack": (("xox",), re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    "google": (("AIza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])")),
+    "stripe": (("_live_",), re.compile(r"\b[sr]k_live_[0-9A-Za-z]{20,}")),
+}
+
+
+def _provider_matches(text: str) -> Iterator[tuple[str, re.Match[str]]]:
+    for kind, (prefixes, pattern) in _PROVIDERS.items():
+        if any(prefix in text for prefix in prefixes):
+            for match in pattern.finditer(text):
+                yield kind, match
+
+
 _KINDS = {
     "aws": "an AWS access key id",
     "pkey": "a private key",
@@ -115,8 +132,8 @@ _KEY_BODY = re.compile(r"[A-Za-z0-9+/=]{40,}")
 def _provider_secrets(fs: FileSet) -> Iterator[Hit]:
     for file in _files(fs):
         lines: _Lines | None = None
-        for match in _PROVIDERS.finditer(file.text):
-            kind, value = match.lastgroup or "", match.group(0)
+        for kind, match in _provider_matches(file.text):
+            value = match.group(0)
             if kind == "pkey":
                 body = file.text[match.end(): match.end() + 400]
                 if not _KEY_BODY.search(body) or "..." in body or is_placeholder(body):
@@ -139,12 +156,24 @@ def _provider_secrets(fs: FileSet) -> Iterator[Hit]:
 
 # -- DS-SECRET-002 --------------------------------------------------------------------------------------
 
+_KEYWORDS = ("passw", "secret", "token", "apikey", "api_key", "api-key", "access_key", "access-key",
+             "accesskey", "private_key", "private-key", "privatekey")
+# Anchored on the keyword (fast); the rest of the name before it is recovered by _key_start.
 _ASSIGNMENT = re.compile(
-    r"(?P<key>[A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|"
-    r"private[_-]?key|client[_-]?secret)[A-Za-z0-9_.-]*)[\"']?[ \t]*[:=][ \t]*[\"']?"
-    r"(?P<value>[A-Za-z0-9+/=_.~!@#%^&*-]{16,})",
+    r"(?:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key)"
+    r"[A-Za-z0-9_.-]*[\"']?[ \t]*[:=][ \t]*[\"']?(?P<value>[A-Za-z0-9+/=_.~!@#%^&*-]{16,})",
     re.IGNORECASE,
 )
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def _key_start(text: str, end: int) -> int:
+    start = end
+    while start > 0 and text[start - 1] in _NAME_CHARS:
+        start -= 1
+    return start
+
+
 _DOTTED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
@@ -160,12 +189,17 @@ def _looks_random(value: str) -> bool:
 
 def _generic_secrets(fs: FileSet) -> Iterator[Hit]:
     for file in _files(fs):
+        lower = file.text.lower()
+        if not any(keyword in lower for keyword in _KEYWORDS):
+            continue
         lines: _Lines | None = None
         for match in _ASSIGNMENT.finditer(file.text):
-            key, value = match.group("key"), match.group("value")
+            key_end = match.start("value")
+            key = file.text[_key_start(file.text, match.start()): key_end].rstrip("\"' \t:=")
+            value = match.group("value")
             if _NOT_SECRET_NAME.search(key) or not _looks_random(value):
                 continue
-            if _PROVIDERS.search(value):  # DS-SECRET-001 reports it
+            if any(True for _ in _provider_matches(value)):  # DS-SECRET-001 reports it
                 continue
             lines = lines or _Lines(file.text)
             line, column = lines.at(match.start("value"))
@@ -180,7 +214,8 @@ def _generic_secrets(fs: FileSet) -> Iterator[Hit]:
 
 RULES: tuple[Rule, ...] = (
     Rule("DS-SECRET-001", "secret-committed", "error",
-         "A credential in a provider's format (AWS, GitHub, Slack, Google, Stripe, private key) is committed.",
+         "A credential in a provider's format (AWS, GitHub, Slack, Google, Stripe, private key) "
+         "is committed.",
          _provider_secrets),
     Rule("DS-SECRET-002", "secret-generic-assignment", "warning",
          "A password/secret/token/key variable is assigned a random-looking literal.", _generic_secrets),

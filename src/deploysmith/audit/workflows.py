@@ -7,7 +7,7 @@ triggers, jobs and steps; every rule reads that shared form.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from deploysmith.audit.base import FileSet, Hit, Rule
 from deploysmith.audit.parse import Job, Workflow, YMap
@@ -46,9 +46,9 @@ def _missing_permissions(fs: FileSet) -> Iterator[Hit]:
             yield Hit(
                 workflow.path,
                 workflow.jobs_line,
-                f"no top-level permissions and job(s) {', '.join(bare)} set none, so they get the repository's "
-                "default GITHUB_TOKEN scopes (often read-write); add `permissions: {contents: read}` at the "
-                "top and grant more per job",
+                f"no top-level permissions and job(s) {', '.join(bare)} set none, so they get the "
+                "repository's default GITHUB_TOKEN scopes (often read-write); add "
+                "`permissions: {contents: read}` at the top and grant more per job",
             )
 
 
@@ -171,7 +171,9 @@ _PR_HEAD = re.compile(
     r"github\.event\.pull_request\.head\.|github\.head_ref|refs/pull/|github\.event\.number|"
     r"github\.event\.pull_request\.merge_commit_sha|github\.event\.workflow_run\.head_"
 )
-_PR_CHECKOUT_RUN = re.compile(r"\bgh\s+pr\s+checkout\b|\bgit\s+(?:fetch|checkout)\b[^\n]*(?:pull/|head_ref|head\.)")
+_PR_CHECKOUT_RUN = re.compile(
+    r"\bgh\s+pr\s+checkout\b|\bgit\s+(?:fetch|checkout)\b[^\n]*(?:pull/|head_ref|head\.)"
+)
 
 
 def _pr_target_checkout(fs: FileSet) -> Iterator[Hit]:
@@ -211,7 +213,7 @@ def _job_timeout(fs: FileSet) -> Iterator[Hit]:
                 )
 
 
-# -- DS-GHA-008: secrets in logs -------------------------------------------------------------------------------
+# -- DS-GHA-008: secrets in logs ------------------------------------------------------------------------
 
 _SECRET_EXPR = re.compile(r"\$\{\{\s*secrets\.")
 _ECHO = re.compile(r"\b(?:echo|printf)\b")
@@ -248,8 +250,9 @@ def _secret_leak(fs: FileSet) -> Iterator[Hit]:
                 yield Hit(
                     workflow.path,
                     line,
-                    "echoes a secret expression: the value is written into the script and can reach the log or "
-                    "output in a transformed (unmasked) form; pass it through env: and to stdin of the tool",
+                    "echoes a secret expression: the value is written into the script and can reach the "
+                    "log or output in a transformed (unmasked) form; pass it through env: and to the "
+                    "tool's stdin",
                 )
             elif (
                 echo_env is not None
@@ -269,7 +272,7 @@ def _secret_leak(fs: FileSet) -> Iterator[Hit]:
                 )
 
 
-# -- DS-GHA-009: production deploys without an environment ------------------------------------------------------
+# -- DS-GHA-009: production deploys without an environment ----------------------------------------------
 
 _DEPLOY_WORD = re.compile(r"(?:^|[\W_])(deploy\w*|release|promote|rollout|ship)(?:$|[\W_])", re.IGNORECASE)
 _PROD_WORD = re.compile(r"(?:^|[\W_])(prod|production|live)(?:$|[\W_])", re.IGNORECASE)

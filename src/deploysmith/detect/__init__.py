@@ -9,6 +9,7 @@ Procfiles, compose backing services, names, existing deployment files, the CI pl
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import os
 import posixpath
 import re
@@ -35,6 +36,7 @@ DETECTORS: dict[str, ModuleType] = {
 }
 
 COMPOSE_FILE = re.compile(r"(?:docker-)?compose(?:\.[\w-]+)?\.ya?ml")
+# fmt: off
 CI_FILES = (  # (platform, glob) in order of preference when several are present
     ("github", ".github/workflows/*.yml"), ("github", ".github/workflows/*.yaml"),
     ("gitlab", ".gitlab-ci.yml"), ("azure", "azure-pipelines.yml"), ("azure", "azure-pipelines.yaml"),
@@ -43,7 +45,7 @@ CI_FILES = (  # (platform, glob) in order of preference when several are present
 EXISTING_NAMES = re.compile(
     r"(?:Dockerfile|Containerfile)(?:\.[\w.-]+)?|[\w.-]+\.Dockerfile|\.dockerignore|Procfile|fly\.toml"
     r"|render\.yaml|railway\.(?:json|toml)|vercel\.json|netlify\.toml|skaffold\.ya?ml|Tiltfile|heroku\.yml"
-    r"|nixpacks\.toml|app\.json|Jenkinsfile|\.gitlab-ci\.yml|azure-pipelines\.ya?ml|bitbucket-pipelines\.yml"
+    r"|nixpacks\.toml|Jenkinsfile|\.gitlab-ci\.yml|azure-pipelines\.ya?ml|bitbucket-pipelines\.yml"
     r"|\.travis\.yml|cloudbuild\.ya?ml|buildspec\.ya?ml|appspec\.ya?ml|kustomization\.ya?ml|Chart\.yaml"
     r"|[\w.-]+\.tf|helmfile\.ya?ml"
 )
@@ -51,6 +53,7 @@ DEPLOY_DIRS = frozenset(
     {"deploy", "deployment", "deployments", "k8s", "kubernetes", "kube", "manifests", "charts", "chart",
      "helm", "kustomize", "argocd", "gitops", ".k8s", ".helm"}
 )
+# fmt: on
 GIT_CONFIG_LIMIT = 64 * 1024
 
 
@@ -99,13 +102,15 @@ def detect_stack(repo: Repo) -> Stack:
 
 
 def _candidates(repo: Repo, declared: set[str]) -> list[str]:
-    markers = [cast(_Plugin, plugin).MARKERS for plugin in DETECTORS.values()] + [("Procfile",)]
+    """Folders holding a plugin's marker or a Procfile, outside test/docs/example folders
+    unless a workspace or compose file names them; and every declared folder."""
+    markers = [m for plugin in DETECTORS.values() for m in cast(_Plugin, plugin).MARKERS]
+    marker = re.compile("|".join(fnmatch.translate(m) for m in [*markers, "Procfile"]))
     out = []
     for folder in common.folders(repo):
         if common.is_skipped(folder) and not _declared(folder, declared):
             continue
-        names = common.names_in(repo, folder)
-        if folder in declared or any(common.matches_marker(n, m) for n in names for m in markers):
+        if folder in declared or any(marker.match(name) for name in common.names_in(repo, folder)):
             out.append(folder)
     return out
 
@@ -115,7 +120,11 @@ def _declared(folder: str, declared: set[str]) -> bool:
     for base in declared:
         if folder == base:
             return True
-        if base != "." and folder.startswith(base + "/") and not common.is_skipped(common.relative(base, folder)):
+        if (
+            base != "."
+            and folder.startswith(base + "/")
+            and not common.is_skipped(common.relative(base, folder))
+        ):
             return True
     return False
 
@@ -136,8 +145,13 @@ def _workspace_members(repo: Repo) -> set[str]:
             patterns += [(p, "package.json") for p in _strings(spaces)]
         if "pnpm-workspace.yaml" in names:
             data = repo.load_yaml(join(folder, "pnpm-workspace.yaml"))
-            patterns += [(p, "package.json") for p in _strings(data.get("packages") if isinstance(data, dict) else None)]
-        if "pyproject.toml" in names and "[tool.uv.workspace]" in (repo.read_text(join(folder, "pyproject.toml")) or ""):
+            patterns += [
+                (p, "package.json")
+                for p in _strings(data.get("packages") if isinstance(data, dict) else None)
+            ]
+        if "pyproject.toml" in names and "[tool.uv.workspace]" in (
+            repo.read_text(join(folder, "pyproject.toml")) or ""
+        ):
             data = repo.load_toml(join(folder, "pyproject.toml")) or {}
             spec = _dig(data, "tool", "uv", "workspace")
             patterns += [(p, "pyproject.toml") for p in _strings(spec.get("members"))]
@@ -163,9 +177,7 @@ def _expand(repo: Repo, base: str, patterns: list[tuple[str, str]]) -> set[str]:
     for pattern, manifest in patterns:
         negate = pattern.startswith("!")
         glob = posixpath.normpath(pattern.lstrip("!").strip().strip("/") or ".")
-        regex = re.compile(
-            re.escape(glob).replace(r"\*\*", "\0").replace(r"\*", "[^/]*").replace("\0", ".*")
-        )
+        regex = re.compile(re.escape(glob).replace(r"\*\*", "\0").replace(r"\*", "[^/]*").replace("\0", ".*"))
         for folder in common.folders(repo):
             inner = common.relative(base, folder) if base != "." else folder
             if inner == folder and base != "." or not regex.fullmatch(inner):
@@ -178,7 +190,9 @@ def _expand(repo: Repo, base: str, patterns: list[tuple[str, str]]) -> set[str]:
 # -- one folder ---------------------------------------------------------------------------------
 
 
-def _detect_folder(repo: Repo, directory: str, warnings: list[str]) -> tuple[Strength, list[Component]] | None:
+def _detect_folder(
+    repo: Repo, directory: str, warnings: list[str]
+) -> tuple[Strength, list[Component]] | None:
     names = common.names_in(repo, directory)
     results: list[tuple[str, Detection]] = []
     for key, module in DETECTORS.items():
@@ -203,7 +217,10 @@ def _detect_folder(repo: Repo, directory: str, warnings: list[str]) -> tuple[Str
                 f"using {winner} (ignored {', '.join(losers)})"
             )
     else:
-        strength, components = Strength.TOOLING, [Component(name="", path=directory, kind="web", language=None)]
+        strength, components = (
+            Strength.TOOLING,
+            [Component(name="", path=directory, kind="web", language=None)],
+        )
     if entries:
         components = _apply_procfile(procfile, entries, components, strength)
         strength = max(strength, Strength.RUNNABLE)
@@ -251,13 +268,27 @@ def _update(component: Component, **changes: tuple[Any, Evidence]) -> Component:
 
 def _worker(primary: Component, name: str, command: str, evidence: Evidence) -> Component:
     """A process sharing `primary`'s image: same build, no port, tests or migrations."""
-    shared = ("language_version", "package_manager", "build_command", "build_output", "build_target",
-              "services", "dependency_files")
+    shared = (
+        "language_version",
+        "package_manager",
+        "build_command",
+        "build_output",
+        "build_target",
+        "services",
+        "dependency_files",
+    )
     return Component(
-        name=name, path=primary.path, kind="worker", language=primary.language,
-        language_version=primary.language_version, package_manager=primary.package_manager, start_command=command,
-        build_command=primary.build_command, build_output=primary.build_output,
-        build_target=primary.build_target, services=primary.services,
+        name=name,
+        path=primary.path,
+        kind="worker",
+        language=primary.language,
+        language_version=primary.language_version,
+        package_manager=primary.package_manager,
+        start_command=command,
+        build_command=primary.build_command,
+        build_output=primary.build_output,
+        build_target=primary.build_target,
+        services=primary.services,
         dependency_files=primary.dependency_files,
         evidence={**{k: v for k, v in primary.evidence.items() if k in shared}, "start_command": (evidence,)},
     )
@@ -320,7 +351,9 @@ def _compose_service(repo: Repo, rel: str, folder: str, name: str, spec: dict[st
     depends = spec.get("depends_on")
     port = _compose_port(repo, rel, spec)
     return _ComposeService(
-        file=rel, name=name, context=context,
+        file=rel,
+        name=name,
+        context=context,
         service=common.service_for_image(image) if image and context is None else None,
         evidence=evidence,
         depends_on=tuple(str(d) for d in depends) if isinstance(depends, (list, dict)) else (),
@@ -334,7 +367,9 @@ def _compose_port(repo: Repo, rel: str, spec: dict[str, Any]) -> tuple[int, Evid
         target = entry.get("target") if isinstance(entry, dict) else entry
         container = str(target).split("/")[0].rsplit(":", 1)[-1]
         if container.isdigit():
-            line = re.compile(rf"^\s*-\s*[\"']?(?:[\w.]*:)?(?:\d+:)?{container}\b|^\s*target\s*:\s*{container}\b")
+            line = re.compile(
+                rf"^\s*-\s*[\"']?(?:[\w.]*:)?(?:\d+:)?{container}\b|^\s*target\s*:\s*{container}\b"
+            )
             return int(container), repo.evidence(rel, line)
     return None
 
@@ -345,13 +380,16 @@ def _list(value: Any) -> list[Any]:
 
 def _with_compose(component: Component, compose: list[_ComposeService]) -> Component:
     """Backing services (with evidence) from the compose files that build this component
-    (only those it depends on, when it says), or from a compose file in its folder or above
+    (only those it depends on, when the file uses depends_on), or from a compose file in its folder or above
     that builds nothing; the container port from compose when the plugin only assumed one."""
     if component.kind == "static" or not compose:
         return component
     builds = {s.file for s in compose if s.context is not None}
     builders = [s for s in compose if s.context == component.path]
-    linked = {b.file: set(b.depends_on) for b in builders if b.depends_on}
+    # A file whose build services use depends_on says exactly what each one needs.
+    linked: dict[str, set[str]] = {s.file: set() for s in compose if s.context is not None and s.depends_on}
+    for builder in builders:
+        linked.get(builder.file, set()).update(builder.depends_on)
     own = {b.file for b in builders}
     services, evidence = list(component.services), dict(component.evidence)
     for item in compose:
@@ -396,56 +434,67 @@ def _name(components: list[Component], repo_name: str) -> list[Component]:
     out = []
     ordered = sorted(components, key=lambda c: (c.path.count("/"), c.path, c.name.startswith("-"), c.name))
     for c in ordered:
-        suffix = c.name if c.name.startswith("-") else ""
-        if c.name and not suffix and by_path[c.path] > 1:
-            candidates = [c.name, f"{_folder_name(c.path, repo_name)}-{c.name}"]
+        base = _folder_name(c.path, repo_name)
+        if c.name and not c.name.startswith("-") and by_path[c.path] > 1:
+            candidates = [_label(c.name, ""), _label(base, c.name)]
         else:
-            base = _folder_name(c.path, repo_name)
+            suffix = c.name if c.name.startswith("-") else ""
             long = c.path.replace("/", "-") if c.path != "." else base
-            candidates = [base + suffix, long + suffix]
-        name = _unique([common.sanitize_name(n, 40) for n in candidates], used)
+            candidates = [_label(base, suffix), _label(long, suffix)]
+        name = _unique(candidates, used)
         used.add(name)
         out.append(dataclasses.replace(c, name=name))
     return out
+
+
+def _label(base: str, suffix: str) -> str:
+    """`base` + `suffix` as a DNS-1123 label of at most 40 characters, keeping the suffix."""
+    tail = common.sanitize_name(suffix, 30) if suffix.strip("-") else ""
+    if not tail:
+        return common.sanitize_name(base)
+    return f"{common.sanitize_name(base, 40 - len(tail) - 1)}-{tail}"
 
 
 def _unique(candidates: list[str], used: set[str]) -> str:
     for name in candidates:
         if name not in used:
             return name
-    stem = candidates[0]
     number = 2
-    while f"{stem[: 40 - len(str(number)) - 1]}-{number}" in used:
+    while _label(candidates[0], str(number)) in used:
         number += 1
-    return f"{stem[: 40 - len(str(number)) - 1]}-{number}"
+    return _label(candidates[0], str(number))
 
 
 # -- existing files, CI platform, git remote ------------------------------------------------------
 
 
 def _existing(repo: Repo) -> tuple[str, ...]:
+    """Deployment files already present: container, compose, CI, PaaS and Kubernetes files."""
     found = []
-    for rel in repo.files:
-        parts = rel.split("/")
-        if any(p in common.SKIP_SEGMENTS for p in parts[:-1]):
+    for folder in common.folders(repo):
+        parts = [] if folder == "." else folder.split("/")
+        if any(p in common.SKIP_SEGMENTS and p not in ("templates", "template") for p in parts):
             continue
-        name = parts[-1]
-        if (
-            EXISTING_NAMES.fullmatch(name)
-            or COMPOSE_FILE.fullmatch(name)
-            or (rel.startswith(".github/workflows/") and name.endswith((".yml", ".yaml")))
-            or rel == ".circleci/config.yml"
-            or (parts[0] in DEPLOY_DIRS and len(parts) > 1 and name.endswith((".yml", ".yaml", ".json", ".tpl")))
-        ):
-            found.append(rel)
+        deploy_dir = bool(DEPLOY_DIRS.intersection(parts))
+        prefix = "" if folder == "." else folder + "/"
+        for name in common.names_in(repo, folder):
+            if (
+                EXISTING_NAMES.fullmatch(name)
+                or COMPOSE_FILE.fullmatch(name)
+                or (folder == ".github/workflows" and name.endswith((".yml", ".yaml")))
+                or (folder == ".circleci" and name == "config.yml")
+                or (deploy_dir and name.endswith((".yml", ".yaml", ".json", ".tpl")))
+            ):
+                found.append(prefix + name)
     return tuple(sorted(found))
 
 
 def _ci_platform(repo: Repo, remote: tuple[str, Evidence] | None) -> tuple[str, Evidence] | None:
     for platform, pattern in CI_FILES:
-        matches = repo.glob(pattern)
+        folder, _, name = pattern.rpartition("/")
+        matches = sorted(n for n in common.names_in(repo, folder or ".") if fnmatch.fnmatchcase(n, name))
         if matches:
-            return platform, common.file_evidence(matches[0])
+            return platform, common.file_evidence(join(folder or ".", matches[0]))
     if remote is None:
         return None
     host = remote[0].split("/", 1)[0]
@@ -511,7 +560,7 @@ def _read_small(path: Path) -> str | None:
 
 
 def parse_remote(url: str) -> str | None:
-    """"github.com/acme/shop" from https, ssh and scp-like remote URLs, without credentials,
+    """ "github.com/acme/shop" from https, ssh and scp-like remote URLs, without credentials,
     port or ".git"; None for local paths."""
     match = re.match(r"^[a-z][a-z0-9+.-]*://(?:[^@/]*@)?([^/:@]+)(?::\d*)?/(.+)$", url, re.I) or re.match(
         r"^(?:[^@/:]+@)?([^/:@]+):(?!//)(.+)$", url

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
 
 from deploysmith.detect.common import Facts
 from deploysmith.model import Evidence
@@ -24,6 +25,23 @@ def at_line(repo: Repo, rel: str, number: int, suffix: str = "", default: bool =
     lines = (repo.read_text(rel) or "").splitlines()
     text = lines[number - 1].strip()[:200] if 0 < number <= len(lines) else ""
     return Evidence(file=rel, line=number, text=text + suffix, default=default)
+
+
+Hit = tuple[str, re.Match[str], Evidence]  # file, match, evidence for the matching line
+
+
+def search(repo: Repo, files: Iterable[str], regex: re.Pattern[str]) -> Iterator[Hit]:
+    """Like common.search, but line by line: `^`, `$` and `\\s` never reach past one line."""
+    for rel in files:
+        text = repo.read_text(rel)
+        for number, line in enumerate((text or "").splitlines(), start=1):
+            match = regex.search(line)
+            if match:
+                yield rel, match, Evidence(file=rel, line=number, text=line.strip()[:200])
+
+
+def first(repo: Repo, files: Iterable[str], regex: re.Pattern[str]) -> Hit | None:
+    return next(search(repo, files, regex), None)
 
 
 def explained(evidence: Evidence, suffix: str, default: bool = False) -> Evidence:

@@ -20,16 +20,17 @@ from typing import Any
 from deploysmith.model import Component, ComponentKind, Evidence
 from deploysmith.repo import Repo, join
 
+# fmt: off
 # Files that make a folder a project of its own (used to keep source scans and static-site
 # detection inside one project).
 PROJECT_MANIFESTS = frozenset(
     {
-        "package.json", "pyproject.toml", "requirements.txt", "Pipfile", "setup.py", "manage.py",
+        "package.json", "pyproject.toml", "requirements.txt", "Pipfile", "setup.py",
         "go.mod", "Cargo.toml", "pom.xml", "build.gradle", "build.gradle.kts", "Gemfile",
         "composer.json", "mix.exs", "deno.json",
     }
 )
-PROJECT_MANIFEST_GLOBS = ("*.csproj", "*.fsproj", "*.sln")
+PROJECT_MANIFEST_SUFFIXES = (".csproj", ".fsproj", ".sln")
 
 # Folders that hold tests, fixtures, docs or examples, never the app to deploy (unless a
 # workspace or compose file names them explicitly).
@@ -37,7 +38,7 @@ SKIP_SEGMENTS = frozenset(
     {
         "tests", "test", "__tests__", "__mocks__", "fixtures", "__fixtures__", "testdata",
         "test-fixtures", "docs", "doc", "examples", "example", "samples", "e2e",
-        "node_modules", "htmlcov",
+        "node_modules", "htmlcov", "templates", "template", "third_party", "third-party", "__snapshots__",
     }
 )
 # Folders a source scan does not enter (tests, migrations, generated or static files).
@@ -46,6 +47,7 @@ SCAN_SKIP_SEGMENTS = SKIP_SEGMENTS | {
     "locale", "scripts", "benchmarks", "bench", "cypress", "playwright", "stories",
 }
 
+# fmt: on
 HEALTH_NAMES = ("healthz", "health", "livez", "readyz", "ping", "up", "status")
 
 
@@ -71,7 +73,7 @@ def names_in(repo: Repo, directory: str) -> list[str]:
 
 def folders(repo: Repo) -> list[str]:
     """Folders that directly hold at least one file, sorted."""
-    return sorted(_index(repo))
+    return folders_under(repo, ".")
 
 
 def files_under(repo: Repo, directory: str) -> Iterator[str]:
@@ -87,19 +89,19 @@ def files_under(repo: Repo, directory: str) -> Iterator[str]:
         yield rel
 
 
-def has_dir(repo: Repo, rel_dir: str) -> bool:
-    return next(files_under(repo, rel_dir), None) is not None
-
-
 def matches_marker(name: str, markers: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, marker) for marker in markers)
 
 
 def is_project_dir(repo: Repo, directory: str) -> bool:
-    names = names_in(repo, directory)
-    return any(name in PROJECT_MANIFESTS for name in names) or any(
-        matches_marker(name, PROJECT_MANIFEST_GLOBS) for name in names
-    )
+    """Whether `directory` holds a manifest of its own (cached per Repo)."""
+    cache: dict[str, bool] = repo.__dict__.setdefault("_ds_projects", {})
+    if directory not in cache:
+        cache[directory] = any(
+            name in PROJECT_MANIFESTS or name.endswith(PROJECT_MANIFEST_SUFFIXES)
+            for name in names_in(repo, directory)
+        )
+    return cache[directory]
 
 
 def parent(directory: str) -> str:
@@ -134,7 +136,7 @@ def relative(directory: str, rel: str) -> str:
     if directory in (".", ""):
         return rel
     prefix = directory.rstrip("/") + "/"
-    return rel[len(prefix):] if rel.startswith(prefix) else rel
+    return rel[len(prefix) :] if rel.startswith(prefix) else rel
 
 
 def is_skipped(directory: str) -> bool:
@@ -220,39 +222,49 @@ def source_files(
     first: shallow before deep, then names in `priority` order. Tests, migrations, static
     files and nested projects (folders with their own manifest) are left out."""
     rank = {name: index for index, name in enumerate(priority)}
-    nested: dict[str, bool] = {}
+    ends = tuple(suffixes)
     found: list[tuple[int, int, str]] = []
-    for rel in files_under(repo, directory):
-        if not rel.endswith(tuple(suffixes)):
+    for folder in folders_under(repo, directory):
+        inner = relative(directory, folder) if folder != directory else ""
+        parts = inner.split("/") if inner else []
+        if len(parts) > max_depth or any(p in SCAN_SKIP_SEGMENTS or p.startswith(".") for p in parts):
             continue
-        inner = relative(directory, rel)
-        parts = inner.split("/")
-        if len(parts) - 1 > max_depth:
+        if any(is_project_dir(repo, join(directory, "/".join(parts[:i]))) for i in range(1, len(parts) + 1)):
             continue
-        if any(p in SCAN_SKIP_SEGMENTS or p.startswith(".") for p in parts[:-1]):
-            continue
-        if _in_nested_project(repo, directory, parts[:-1], nested):
-            continue
-        name = parts[-1]
-        if name.startswith(("test_", "conftest")) or re.search(r"[._-](test|spec)\.\w+$", name):
-            continue
-        stem = name.rsplit(".", 1)[0]
-        found.append((len(parts), rank.get(stem, len(rank)), rel))
+        prefix = "" if folder == "." else folder + "/"
+        for name in names_in(repo, folder):
+            if not name.endswith(ends) or name.startswith(("test_", "conftest")) or _TEST_NAME.search(name):
+                continue
+            found.append((len(parts), rank.get(name.rsplit(".", 1)[0], len(rank)), prefix + name))
     found.sort()
     return [rel for _, _, rel in found[:limit]]
 
 
-def _in_nested_project(repo: Repo, directory: str, parts: list[str], cache: dict[str, bool]) -> bool:
-    for depth in range(1, len(parts) + 1):
-        folder = join(directory, "/".join(parts[:depth]))
-        if folder not in cache:
-            cache[folder] = is_project_dir(repo, folder)
-        if cache[folder]:
-            return True
-    return False
+_TEST_NAME = re.compile(r"[._-](test|spec)\.\w+$")
 
 
-def search(repo: Repo, files: Iterable[str], pattern: re.Pattern[str]) -> Iterator[tuple[str, re.Match[str], Evidence]]:
+def folders_under(repo: Repo, directory: str) -> list[str]:
+    """`directory` (if it holds files) and the folders below it that hold files, sorted."""
+    listing: list[str] | None = repo.__dict__.get("_ds_folders")
+    if listing is None:
+        listing = sorted(_index(repo))
+        repo.__dict__["_ds_folders"] = listing
+    if directory in (".", ""):
+        return listing
+    prefix = directory.rstrip("/") + "/"
+    start = bisect.bisect_left(listing, directory)
+    out = []
+    for folder in listing[start:]:
+        if folder == directory or folder.startswith(prefix):
+            out.append(folder)
+        elif folder > prefix:
+            break
+    return out
+
+
+def search(
+    repo: Repo, files: Iterable[str], pattern: re.Pattern[str]
+) -> Iterator[tuple[str, re.Match[str], Evidence]]:
     """Every match of `pattern` in `files`, in file order, with evidence for its line."""
     for rel in files:
         text = repo.read_text(rel)
@@ -262,7 +274,9 @@ def search(repo: Repo, files: Iterable[str], pattern: re.Pattern[str]) -> Iterat
             yield rel, match, evidence_at(rel, text, match.start())
 
 
-def first(repo: Repo, files: Iterable[str], pattern: re.Pattern[str]) -> tuple[str, re.Match[str], Evidence] | None:
+def first(
+    repo: Repo, files: Iterable[str], pattern: re.Pattern[str]
+) -> tuple[str, re.Match[str], Evidence] | None:
     return next(search(repo, files, pattern), None)
 
 
@@ -287,7 +301,7 @@ _VERSION_RE = re.compile(r"(\d+)(?:\.(\d+|x|\*))?")
 
 
 def minor_version(spec: str) -> str | None:
-    """"3.12" from "3.12.1", ">=3.12,<4", "^3.12", "python-3.12.4", "~=3.12"."""
+    """ "3.12" from "3.12.1", ">=3.12,<4", "^3.12", "python-3.12.4", "~=3.12"."""
     match = _VERSION_RE.search(spec)
     if match is None or match.group(2) is None or not match.group(2).isdigit():
         return None
@@ -295,7 +309,7 @@ def minor_version(spec: str) -> str | None:
 
 
 def major_version(spec: str) -> str | None:
-    """"20" from "v20.11.1", ">=20", "^20.1", "20.x"; None for "lts/*" or "node"."""
+    """ "20" from "v20.11.1", ">=20", "^20.1", "20.x"; None for "lts/*" or "node"."""
     match = _VERSION_RE.search(spec)
     return match.group(1) if match else None
 
@@ -312,9 +326,7 @@ def dep_pattern(name: str) -> re.Pattern[str]:
     tolerant of '-', '_' and '.' spelled interchangeably."""
     parts = [re.escape(part) for part in re.split(r"[-_.]+", name)]
     body = r"[-_.]".join(parts)
-    return re.compile(
-        rf"(?i)^(?!\s*\[)(?:.*?[\s\"'])?{body}(?:\[[^\]]*\])?\s*(?:[<>=!~;@\"',:\]]|$)"
-    )
+    return re.compile(rf"(?i)^(?!\s*\[)(?:.*?[\s\"'])?{body}(?:\[[^\]]*\])?\s*(?:[<>=!~;@\"',:\]]|$)")
 
 
 # -- Procfile --------------------------------------------------------------------------
@@ -347,6 +359,7 @@ def port_from_command(command: str) -> int | None:
 
 # -- backing services ------------------------------------------------------------------
 
+# fmt: off
 # Container image names (last path part, without tag) → the service they provide.
 SERVICE_IMAGES: dict[str, str] = {
     "postgres": "postgres", "postgis": "postgres", "timescaledb": "postgres",
@@ -360,18 +373,26 @@ SERVICE_IMAGES: dict[str, str] = {
     "cassandra": "cassandra", "meilisearch": "meilisearch", "typesense": "typesense",
 }
 
+# fmt: on
 _SERVICE_URL = re.compile(
     r"""["'](postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?)(?:\+\w+)?://"""
 )
 _URL_SERVICE = {
-    "postgres": "postgres", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql",
-    "mongodb": "mongodb", "mongodb+srv": "mongodb", "redis": "redis", "rediss": "redis",
-    "amqp": "rabbitmq", "amqps": "rabbitmq",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "mongodb": "mongodb",
+    "mongodb+srv": "mongodb",
+    "redis": "redis",
+    "rediss": "redis",
+    "amqp": "rabbitmq",
+    "amqps": "rabbitmq",
 }
 
 
 def service_for_image(image: str) -> str | None:
-    """"postgres" for "docker.io/library/postgres:16-alpine", "bitnami/redis:7" → "redis"."""
+    """ "postgres" for "docker.io/library/postgres:16-alpine", "bitnami/redis:7" → "redis"."""
     name = image.strip().split("@", 1)[0]
     last = name.rsplit("/", 1)[-1]
     last = last.split(":", 1)[0].lower()

@@ -33,6 +33,7 @@ from deploysmith.repo import Repo, join
 MARKERS: tuple[str, ...] = ("go.mod",)
 
 MAX_FILES = 200  # source files read per binary
+MAX_PACKAGES = 50  # folders searched for a main package outside the root and cmd/
 FRAMEWORKS = (
     ("github.com/gin-gonic/gin", "gin"),
     ("github.com/labstack/echo", "echo"),
@@ -78,7 +79,7 @@ DIRECTIVE = re.compile(r"(module|go|require|replace|exclude|retract|toolchain|go
 PACKAGE_MAIN = re.compile(r"^package main\b", re.M)
 MAIN_FUNC = re.compile(r"^func main\(\)", re.M)
 BUILD_IGNORE = re.compile(r"^//\s*(?:go:build|\+build)\s+ignore\b", re.M)
-CGO_IMPORT = re.compile(r'^\s*import\s+"C"\s*$', re.M)
+CGO_IMPORT = re.compile(r'^\s*import\s+"C"\s*$')
 ADDRESS = re.compile(r"\"(?:0\.0\.0\.0|\[::\])?:(\d{2,5})\"")
 PORT_DEFAULT = re.compile(r"\"PORT\"\s*,\s*\"(\d{2,5})\"|\b[pP]ort\s*:?=\s*\"(\d{2,5})\"")
 ROUTE = re.compile(
@@ -92,6 +93,7 @@ class GoMod:
     module: str | None = None
     go: tuple[str, int] | None = None  # version, line
     requires: dict[str, int] = field(default_factory=dict)  # direct requirements: path -> line
+    local: list[str] = field(default_factory=list)  # folders that `replace` directives point to
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,14 @@ def detect(repo: Repo, directory: str) -> Detection | None:
     if mod.module is None:
         repo.warnings.append(f"{gomod_path}: no module directive; not read as a Go module")
         return None
+    for folder in mod.local:
+        resolved = posixpath.normpath(join(directory, folder))
+        within = directory in (".", "") or resolved.startswith(directory + "/")
+        if resolved.startswith("..") or not within:
+            repo.warnings.append(
+                f"{gomod_path}: replaces a module with {folder}, outside {directory}; "
+                "the image build cannot see it unless it starts from a folder that holds both"
+            )
     packages = _packages(repo, directory)
     shared = _module_facts(repo, directory, gomod_path, mod)
     binaries = _binaries(repo, directory, mod, packages)
@@ -143,6 +153,8 @@ def parse_gomod(text: str) -> GoMod:
                 block = None
             elif block == "require" and line and not indirect:
                 mod.requires.setdefault(line.split()[0], number)
+            elif block == "replace":
+                _replace(mod, line)
             continue
         match = DIRECTIVE.match(line)
         if match is None:
@@ -156,7 +168,15 @@ def parse_gomod(text: str) -> GoMod:
             mod.go = (rest, number)
         elif verb == "require" and rest and not indirect:
             mod.requires.setdefault(rest.split()[0], number)
+        elif verb == "replace":
+            _replace(mod, rest)
     return mod
+
+
+def _replace(mod: GoMod, directive: str) -> None:
+    target = directive.partition("=>")[2].split()
+    if target and target[0].startswith(("./", "../", "/")):
+        mod.local.append(target[0])
 
 
 def _required(mod: GoMod, table: tuple[tuple[str, str], ...]) -> list[tuple[str, int]]:
@@ -245,7 +265,7 @@ def _binaries(repo: Repo, directory: str, mod: GoMod, packages: dict[str, list[s
         f for f in sorted(packages)
         if f != root and not NOT_BINARIES.intersection(common.relative(directory, f).split("/"))
     ]
-    return [b for f in others[:MAX_FILES] if (b := binary(f)) is not None]
+    return [b for f in others[:MAX_PACKAGES] if (b := binary(f)) is not None]
 
 
 def imports(text: str) -> list[tuple[str, int]]:
@@ -260,12 +280,13 @@ def imports(text: str) -> list[tuple[str, int]]:
             elif match := re.search(r'"([^"]+)"', line):
                 found.append((match.group(1), number))
             continue
-        if re.match(r"import\s*\($", line):
+        if not line.startswith("import"):
+            if line.startswith(("func ", "type ", "var ", "const ")):
+                break
+        elif re.match(r"import\s*\($", line):
             in_block = True
         elif match := re.match(r'import\s+(?:[\w.]+\s+)?"([^"]+)"', line):
             found.append((match.group(1), number))
-        elif line.startswith(("func ", "type ", "var ", "const ")):
-            break
     return found
 
 
@@ -279,13 +300,16 @@ def _reachable(repo: Repo, directory: str, module: str, packages: dict[str, list
     while queue and len(files) < MAX_FILES:
         for rel in packages.get(queue.pop(0), []):
             files.append(rel)
-            for path, line in imports(repo.read_text(rel) or ""):
-                imported.setdefault(path, _support.at_line(repo, rel, line))
+            text = repo.read_text(rel) or ""
+            lines = text.splitlines()
+            for path, line in imports(text):
+                if path not in imported:
+                    imported[path] = Evidence(rel, line, lines[line - 1].strip()[:200])
                 if path == module or path.startswith(module + "/"):
-                    target = join(directory, path[len(module) + 1:]) if path != module else directory
-                    if (target or ".") not in seen:
-                        seen.add(target or ".")
-                        queue.append(target or ".")
+                    target = join(directory, path[len(module) + 1:]) if path != module else directory or "."
+                    if target not in seen:
+                        seen.add(target)
+                        queue.append(target)
     return files[:MAX_FILES], imported
 
 
@@ -298,21 +322,21 @@ def _binary(repo: Repo, directory: str, mod: GoMod, packages: dict[str, list[str
          if path == prefix or path.startswith(prefix + "/")),
         (None, ""),
     )
-    found = common.first(repo, files, re.compile(LISTEN))
+    found = _support.first(repo, files, re.compile(LISTEN))
     if found is None and framework in LISTEN_CALLS:
         # r.Run( / e.Start( / app.Listen( count only in files that import the framework.
         users = [rel for rel in files if framework_path in dict(imports(repo.read_text(rel) or ""))]
-        found = common.first(repo, users, re.compile(LISTEN_CALLS[framework]))
-    if framework is None and found is not None and "net/http" in imported and "Serve" in found[2].text:
-        framework, framework_path = "net/http", "net/http"
-    if framework is not None:
-        facts.set("framework", framework, imported[framework_path])
+        found = _support.first(repo, users, re.compile(LISTEN_CALLS[framework]))
     if found is not None:
         listen = found[2]
+        if framework is None and "net/http" in imported and "Serve" in listen.text:
+            framework, framework_path = "net/http", "net/http"
+        if framework is not None:  # a framework counts when the binary serves with it
+            facts.set("framework", framework, imported[framework_path])
         facts.evidence["kind"] = [listen]  # kind is passed to component(); this is its evidence
         _port(repo, files, listen, facts)
         health = common.best_health(
-            (match.group(1), evidence) for _, match, evidence in common.search(repo, files, ROUTE)
+            (match.group(1), evidence) for _, match, evidence in _support.search(repo, files, ROUTE)
         )
         if health is not None:
             facts.set("health_path", health[0], health[1])
@@ -325,7 +349,7 @@ def _binary(repo: Repo, directory: str, mod: GoMod, packages: dict[str, list[str
     facts.set("build_command", f"{prefix}go build -o /app/{binary.name} {target}", cgo or main)
     facts.set("build_output", f"/app/{binary.name}", main)
     facts.set("start_command", f"/app/{binary.name}", main)
-    return framework is not None
+    return found is not None and framework is not None
 
 
 def _port(repo: Repo, files: list[str], listen: Evidence, facts: Facts) -> None:
@@ -336,7 +360,7 @@ def _port(repo: Repo, files: list[str], listen: Evidence, facts: Facts) -> None:
         facts.set("port", int(on_listen.group(1)), listen)
         return
     for regex in (ADDRESS, PORT_DEFAULT):
-        hit = common.first(repo, files, regex)
+        hit = _support.first(repo, files, regex)
         if hit is not None:
             facts.set("port", int(next(g for g in hit[1].groups() if g)), hit[2])
             return
@@ -345,7 +369,7 @@ def _port(repo: Repo, files: list[str], listen: Evidence, facts: Facts) -> None:
 
 def _cgo(repo: Repo, mod: GoMod, files: list[str], gomod_path: str) -> Evidence | None:
     """Evidence that the binary needs cgo (import "C" or a cgo-only driver), else None."""
-    hit = common.first(repo, files, CGO_IMPORT)
+    hit = _support.first(repo, files, CGO_IMPORT)
     if hit is not None:
         return _support.explained(hit[2], " (cgo: CGO_ENABLED stays on)")
     for path, line in mod.requires.items():

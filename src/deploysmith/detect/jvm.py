@@ -11,7 +11,7 @@ Conventions:
   (under the module's folder); start_command "java -jar /app/app.jar": the runtime image
   holds the jar as /app/app.jar. A Gradle `application` project builds with installDist
   and starts "/app/bin/<name>".
-- language is "java" for Kotlin and Groovy sources too: they build and run on a JDK.
+- language is "kotlin" when the Kotlin plugin builds the module, else "java".
 - Port and health come from src/main/resources/application.{properties,yml,yaml}; with no
   server.port, Spring Boot's 8080 (marked default). Flyway/Liquibase migrations run inside
   the app at startup, so migrate_command stays None (the evidence says so).
@@ -33,7 +33,8 @@ from deploysmith.model import Component, ComponentKind, Evidence
 from deploysmith.repo import Repo, join
 
 MARKERS: tuple[str, ...] = (
-    "pom.xml", "build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts", "mvnw", "gradlew",
+    "pom.xml", "build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts",
+    "mvnw", "gradlew",
 )
 
 GRADLE_BUILD = ("build.gradle.kts", "build.gradle")
@@ -56,23 +57,23 @@ SERVICES = {
 }
 MIGRATIONS = {"flyway-core": "flyway", "liquibase-core": "liquibase"}
 MAX_MODULES = 50
+MAVEN_LINTERS = (("spotless-maven-plugin", "spotless:check"), ("maven-checkstyle-plugin", "checkstyle:check"))
 
 # Gradle build scripts, read as text.
 GRADLE_PLUGIN = re.compile(
     r"""\bid\s*\(?\s*["']([\w.\-]+)["']|apply\s*\(?\s*plugin\s*[:=]\s*["']([\w.\-]+)["']"""
     r"""|\bkotlin\(\s*["']([\w.]+)["']\s*\)|alias\(\s*libs\.plugins\.([\w.\-]+)\s*\)"""
     r"""|^\s*`?(application)`?\s*$""",
-    re.M,
 )
 GRADLE_DEP = re.compile(
-    r"""^\s*([a-zA-Z]+)\s*\(?\s*(?:platform\(\s*)?(?:["']([\w.\-]+):([\w.\-]+)[:"']|libs\.([\w.]+))""", re.M
+    r"""^\s*([a-zA-Z]+)\s*\(?\s*(?:platform\(\s*)?(?:["']([\w.\-]+):([\w.\-]+)[:"']|libs\.([\w.]+))"""
 )
 GRADLE_JAVA = re.compile(
     r"JavaLanguageVersion\.of\(\s*(\d+)|jvmToolchain\(\s*(\d+)|JavaVersion\.VERSION_(\d+)"
     r"""|(?:source|target)Compatibility\s*=\s*['"]?(\d+(?:\.\d+)?)"""
 )
 GRADLE_MAIN = re.compile(r"""mainClass(?:Name)?\s*(?:=|\.set\()\s*["']([\w.$]+)["']""")
-GRADLE_INCLUDE = re.compile(r"^\s*include\s*\(?(.*)$", re.M)
+GRADLE_INCLUDE = re.compile(r"^[ \t]*include\b[ \t]*\(?(.*)$", re.M)
 
 
 @dataclass
@@ -90,12 +91,14 @@ class Project:
     main: Evidence | None = None  # a plain entry point (mainClass, application plugin)
     java: tuple[str, Evidence] | None = None
     lint: tuple[str, Evidence] | None = None  # goal/task, evidence
+    kotlin: bool = False
 
     def artifact(self, artifact: str) -> Evidence | None:
         return next((e for key, e in self.deps.items() if key.split(":")[1] == artifact), None)
 
     def spring(self) -> Evidence | None:
-        return self.boot or next((e for key, e in self.deps.items() if key.startswith(BOOT_GROUP + ":")), None)
+        starters = (e for key, e in self.deps.items() if key.startswith(BOOT_GROUP + ":"))
+        return self.boot or next(starters, None)
 
 
 def detect(repo: Repo, directory: str) -> Detection | None:
@@ -114,13 +117,13 @@ def detect(repo: Repo, directory: str) -> Detection | None:
         strength = Strength.RUNNABLE
     if not apps:
         facts = _facts(repo, directory, projects[0], projects)
-        return Detection((facts.component(directory, "worker", "java"),), Strength.TOOLING)
+        return Detection((facts.component(directory, "worker", "java"),), Strength.TOOLING)  # a library
     components: list[Component] = []
     for project in apps:
         facts = _facts(repo, directory, project, projects)
         kind: ComponentKind = "web" if facts.get("port") is not None else "worker"
         name = common.sanitize_name(project.name) if len(apps) > 1 else ""
-        components.append(facts.component(directory, kind, "java", name=name))
+        components.append(facts.component(directory, kind, "kotlin" if project.kotlin else "java", name=name))
     return Detection(tuple(components), strength)
 
 
@@ -200,9 +203,11 @@ def _maven_project(repo: Repo, root: str, folder: str, pom: ET.Element, props: d
         if scope != "test" and group != "org.testcontainers":
             project.deps[f"{group}:{artifact}"] = _xml_line(repo, path, "artifactId", artifact)
     plugins = {(_support.xml_text(p, "artifactId") or ""): p for p in pom.findall("build/plugins/plugin")}
-    if "spring-boot-maven-plugin" in plugins:
+    project.kotlin = "kotlin-maven-plugin" in plugins
+    packaged = _support.xml_text(pom, "packaging") != "pom"  # an aggregator builds no jar
+    if "spring-boot-maven-plugin" in plugins and packaged:
         project.boot = _xml_line(repo, path, "artifactId", "spring-boot-maven-plugin")
-    if pom.find(".//mainClass") is not None or _properties(pom).get("exec.mainClass"):
+    if packaged and (pom.find(".//mainClass") is not None or _properties(pom).get("exec.mainClass")):
         project.main = repo.evidence(path, re.compile(r"mainClass>"))
     own = _properties(pom)
     compiler = plugins.get("maven-compiler-plugin")
@@ -216,7 +221,7 @@ def _maven_project(repo: Repo, root: str, folder: str, pom: ET.Element, props: d
                          or _support.xml_text(compiler, "configuration/source"), props)
         if value:
             project.java = (value, repo.evidence(path, re.compile(r"<(release|source)>")))
-    for plugin, goal in (("spotless-maven-plugin", "spotless:check"), ("maven-checkstyle-plugin", "checkstyle:check")):
+    for plugin, goal in MAVEN_LINTERS:
         if plugin in plugins:
             project.lint = (goal, _xml_line(repo, path, "artifactId", plugin))
             break
@@ -285,7 +290,8 @@ def _catalog(repo: Repo, directory: str) -> dict[str, dict[str, str]]:
             if isinstance(spec, str):
                 value = spec.rsplit(":", 1)[0] if section == "plugins" else ":".join(spec.split(":")[:2])
             elif isinstance(spec, dict):
-                value = spec.get(key) or (f"{spec.get('group')}:{spec.get('name')}" if "group" in spec else "")
+                split = f"{spec.get('group')}:{spec.get('name')}" if "group" in spec else ""
+                value = spec.get(key) or split
             else:
                 continue
             out[section][re.sub(r"[-_]", ".", alias)] = str(value)
@@ -299,19 +305,20 @@ def _gradle_project(repo: Repo, root: str, folder: str, name: str,
         return None
     text = repo.read_text(path) or ""
     project = Project("gradle", root, folder, path, name or posixpath.basename(folder) or repo.root.name)
-    for _, match, evidence in common.search(repo, [path], GRADLE_PLUGIN):
+    for _, match, evidence in _support.search(repo, [path], GRADLE_PLUGIN):
         plugin_id = match.group(1) or match.group(2) or match.group(5)
         if match.group(3):
             plugin_id = "org.jetbrains.kotlin." + match.group(3)
         elif match.group(4):
             plugin_id = catalog["plugins"].get(match.group(4).replace("-", "."), "")
+        project.kotlin = project.kotlin or (plugin_id or "").startswith("org.jetbrains.kotlin.")
         if plugin_id == BOOT_GROUP:
             project.boot = evidence
         elif plugin_id == "application" and GRADLE_MAIN.search(text):
             project.main = evidence
         elif plugin_id in ("com.diffplug.spotless", "checkstyle") and project.lint is None:
             project.lint = ("spotlessCheck" if plugin_id != "checkstyle" else "checkstyleMain", evidence)
-    for _, match, evidence in common.search(repo, [path], GRADLE_DEP):
+    for _, match, evidence in _support.search(repo, [path], GRADLE_DEP):
         configuration = match.group(1)
         if configuration.startswith("test") or "Test" in configuration or configuration == "classpath":
             continue
@@ -319,7 +326,7 @@ def _gradle_project(repo: Repo, root: str, folder: str, name: str,
             catalog["libraries"].get(match.group(4) or "", ""))
         if ":" in coordinates and not coordinates.startswith("org.testcontainers:"):
             project.deps.setdefault(coordinates, evidence)
-    java = common.first(repo, [path], GRADLE_JAVA)
+    java = _support.first(repo, [path], GRADLE_JAVA)
     if java is not None:
         version = next(g for g in java[1].groups() if g)
         project.java = (version[2:] if version.startswith("1.") else version, java[2])
@@ -342,12 +349,14 @@ def _facts(repo: Repo, directory: str, project: Project, projects: list[Project]
     if spring is not None:
         facts.set("framework", "spring-boot", spring)
     _build(facts, project, tool)
-    tests = next((f for f in common.files_under(repo, join(project.folder, "src/test")) if "." in f), None)
+    tests = next(common.files_under(repo, join(project.folder, "src/test")), None)
     test_goal = "-B test" if maven else "test"
     if project.target:
         test_goal = f"-B -pl {project.target} -am test" if maven else f"{project.target}:test"
-    facts.set("test_command", f"{tool} {test_goal}", common.file_evidence(tests) if tests else
-              _support.explained(common.file_evidence(project.build_file), "no tests under src/test yet", True))
+    no_tests = "no tests under src/test yet"
+    evidence = common.file_evidence(tests) if tests else (
+        _support.explained(common.file_evidence(project.build_file), no_tests, True))
+    facts.set("test_command", f"{tool} {test_goal}", evidence)
     if project.lint:
         facts.set("lint_command", f"{tool} {'-B ' if maven else ''}{project.lint[0]}", project.lint[1])
     for artifact, service in SERVICES.items():
@@ -357,8 +366,8 @@ def _facts(repo: Repo, directory: str, project: Project, projects: list[Project]
     for artifact, tool_name in MIGRATIONS.items():
         found = project.artifact(artifact)
         if found is not None and spring is not None:
-            facts.set("migration_tool", tool_name,
-                      _support.explained(found, " (Spring Boot applies them at startup; no separate command)"))
+            at_startup = " (Spring Boot applies them at startup; no separate command)"
+            facts.set("migration_tool", tool_name, _support.explained(found, at_startup))
     if spring is not None and any(project.artifact(a) for a in WEB_STARTERS):
         _port_and_health(repo, project, facts)
     facts.set("dependency_files", _dependency_files(repo, directory, project, projects),
@@ -410,7 +419,9 @@ def _port_and_health(repo: Repo, project: Project, facts: Facts) -> None:
     base = config.get("management.endpoints.web.base-path")
     context = config.get("management.server.base-path") if "management.server.port" in config else (
         config.get("server.servlet.context-path"))
-    parts = [context[0] if context else "", base[0] if base else "/actuator", mapping[0] if mapping else "health"]
+    parts = [
+        context[0] if context else "", base[0] if base else "/actuator", mapping[0] if mapping else "health",
+    ]
     evidence += [item[1] for item in (context, base, mapping) if item]
     path = "/" + "/".join(p.strip("/") for p in parts if p.strip("/"))
     facts.set("health_path", path, *evidence)
@@ -428,6 +439,7 @@ def _placeholder_default(value: str) -> str | None:
     return None if "${" in value else value.strip()
 
 
+PROPERTY = re.compile(r"^\s*([\w.\-]+)\s*[=:]\s*(.*?)\s*$")
 CONFIG_KEYS = (
     "server.port", "server.servlet.context-path", "management.endpoints.web.base-path",
     "management.endpoints.web.path-mapping.health", "management.server.port", "management.server.base-path",
@@ -439,7 +451,7 @@ def _spring_config(repo: Repo, folder: str) -> dict[str, tuple[str, Evidence]]:
     found: dict[str, tuple[str, Evidence]] = {}
     resources = join(folder, "src/main/resources")
     properties = join(resources, "application.properties")
-    for _, match, evidence in common.search(repo, [properties], re.compile(r"^\s*([\w.\-]+)\s*[=:]\s*(.*?)\s*$", re.M)):
+    for _, match, evidence in _support.search(repo, [properties], PROPERTY):
         if match.group(1) in CONFIG_KEYS:
             found.setdefault(match.group(1), (match.group(2), evidence))
     for name in ("application.yml", "application.yaml"):
@@ -463,7 +475,8 @@ def _default_document(repo: Repo, path: str, text: str) -> dict[str, Any]:
     try:
         documents = list(yaml.safe_load_all(text))
     except yaml.YAMLError as error:
-        repo.warnings.append(f"{path}: malformed YAML ({getattr(error, 'problem', None) or 'syntax error'}); ignored")
+        problem = getattr(error, "problem", None) or "syntax error"
+        repo.warnings.append(f"{path}: malformed YAML ({problem}); ignored")
         return {}
     for document in documents:
         if isinstance(document, dict) and _lookup(document, "spring.config.activate.on-profile") is None \

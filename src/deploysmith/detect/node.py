@@ -1,5 +1,5 @@
-"""Node.js: npm, Yarn, pnpm, Bun; Next.js, Nuxt, NestJS, Express/Fastify/Koa/Hono servers,
-Vite/CRA/Angular single-page apps, and front-end asset pipelines of other backends.
+"""Node.js: npm, Yarn, pnpm, Bun; Next.js, Nuxt, NestJS, SvelteKit, Express/Fastify/Koa/Hono
+servers, Vite/CRA/Angular single-page apps, and front-end asset pipelines of other backends.
 
 Reads package.json as JSON and source files as text; never runs a script.
 """
@@ -18,35 +18,48 @@ from deploysmith.repo import Repo, join
 
 MARKERS: tuple[str, ...] = ("package.json",)
 
-_LOCKS = (
-    ("pnpm-lock.yaml", "pnpm"), ("yarn.lock", "yarn"), ("bun.lockb", "bun"), ("bun.lock", "bun"),
-    ("package-lock.json", "npm"), ("npm-shrinkwrap.json", "npm"),
-)
+_LOCKS = {
+    "pnpm-lock.yaml": "pnpm",
+    "yarn.lock": "yarn",
+    "bun.lockb": "bun",
+    "bun.lock": "bun",
+    "package-lock.json": "npm",
+    "npm-shrinkwrap.json": "npm",
+}
+# fmt: off
 _SERVERS = {
-    "express": "express", "fastify": "fastify", "koa": "koa", "hono": "hono", "@hapi/hapi": "hapi",
-    "restify": "restify", "@adonisjs/core": "adonisjs", "@feathersjs/feathers": "feathers",
+    "express": "express", "fastify": "fastify", "koa": "koa", "hono": "hono", "@hono/node-server": "hono",
+    "@hapi/hapi": "hapi", "restify": "restify", "@adonisjs/core": "adonisjs", "polka": "polka",
+    "@feathersjs/feathers": "feathers", "@remix-run/serve": "remix", "@react-router/serve": "react-router",
 }
 _SERVICE_DEPS = {
-    "pg": "postgres", "postgres": "postgres", "pg-promise": "postgres", "@neondatabase/serverless": "postgres",
-    "mysql": "mysql", "mysql2": "mysql", "mariadb": "mysql", "mongodb": "mongodb", "mongoose": "mongodb",
+    "pg": "postgres", "postgres": "postgres", "pg-promise": "postgres",
+    "@neondatabase/serverless": "postgres", "mysql": "mysql", "mysql2": "mysql", "mariadb": "mysql",
+    "mongodb": "mongodb", "mongoose": "mongodb",
     "redis": "redis", "ioredis": "redis", "@redis/client": "redis", "bullmq": "redis", "bull": "redis",
     "amqplib": "rabbitmq", "amqp-connection-manager": "rabbitmq", "kafkajs": "kafka",
     "@elastic/elasticsearch": "elasticsearch", "@opensearch-project/opensearch": "elasticsearch",
     "memjs": "memcached", "nats": "nats",
 }
-# Dependencies that say the folder's front-end build feeds a server of another ecosystem.
+# Dependencies and files that say the folder's front-end build feeds a server of another
+# ecosystem (Laravel + Vite, Rails + jsbundling, Django + webpack).
 _BACKEND_PLUGINS = (
     "laravel-vite-plugin", "@symfony/webpack-encore", "vite-plugin-ruby", "@rails/webpacker",
-    "@rails/ujs", "django-vite", "@vitejs/plugin-laravel",
+    "@rails/ujs", "django-vite", "laravel-mix",
 )
-_BACKEND_FILES = (
+_BACKEND_FILES = frozenset({
     "manage.py", "composer.json", "artisan", "Gemfile", "go.mod", "pom.xml", "build.gradle",
     "build.gradle.kts", "Cargo.toml", "mix.exs", "requirements.txt", "pyproject.toml", "Pipfile",
+})
+_BUNDLERS = (
+    "webpack", "vite", "esbuild", "rollup", "parcel", "tailwindcss", "sass", "postcss", "gulp", "laravel-mix",
 )
-_BUNDLERS = ("webpack", "vite", "esbuild", "rollup", "parcel", "tailwindcss", "sass", "postcss", "gulp", "laravel-mix")
+# fmt: on
 _TEST_PLACEHOLDER = re.compile(r"no test specified")
-_DEV_RUNNERS = re.compile(r"^(?:nodemon|ts-node-dev|node-dev|tsx\s+watch|next\s+dev|vite(?:\s|$)|nest\s+start)")
-_ENTRY_NAMES = ("server", "main", "index", "app", "api")
+_DEV_RUNNERS = re.compile(
+    r"^(?:nodemon|ts-node-dev|node-dev|tsx\s+watch|next\s+dev|vite(?:\s|$)|nest\s+start)"
+)
+_ENTRY_NAMES = ("server", "main", "index", "app", "api", "health", "healthz", "healthcheck", "status")
 _SOURCE_EXTS = (".js", ".ts", ".mjs", ".cjs", ".mts", ".cts")
 
 
@@ -63,17 +76,37 @@ class _Package:
     def rel(self) -> str:
         return join(self.directory, "package.json")
 
-    def ev(self, repo: Repo, key: str, default: bool = False) -> Evidence:
-        """Evidence for a "key": line in package.json (a dependency or a script)."""
-        return repo.evidence(self.rel, re.compile(rf'"{re.escape(key)}"\s*:'), default=default)
+    def ev(self, repo: Repo, key: str, within: str | None = None, default: bool = False) -> Evidence:
+        """Evidence for the `"key":` line of package.json, inside the `within` object when
+        given (a script, a dependency, engines.node)."""
+        text = repo.read_text(self.rel) or ""
+        start = 0
+        if within is not None:
+            parent = re.search(rf'"{re.escape(within)}"\s*:', text)
+            start = parent.end() if parent else 0
+        found = re.compile(rf'"{re.escape(key)}"\s*:').search(text, start)
+        if found is None:
+            return common.file_evidence(self.rel, default)
+        return common.evidence_at(self.rel, text, found.start(), default)
+
+    def dep(self, repo: Repo, name: str, default: bool = False) -> Evidence:
+        table = "dependencies" if name in self.runtime_deps else "devDependencies"
+        return self.ev(repo, name, table if table in self.data else None, default)
+
+    def script(self, repo: Repo, name: str) -> Evidence:
+        return self.ev(repo, name, "scripts")
 
     def run(self, script: str) -> str:
-        if script in ("start", "test") and self.manager != "bun":
-            return f"{self.manager} {script}"
-        return {"npm": f"npm run {script}", "yarn": f"yarn {script}"}.get(self.manager, f"{self.manager} run {script}")
+        """The command that runs a package script with this package manager."""
+        if self.manager in ("npm", "pnpm"):
+            short = script in ("start", "test")
+            return f"{self.manager} {script}" if short else f"{self.manager} run {script}"
+        return f"yarn {script}" if self.manager == "yarn" else f"bun run {script}"
 
     def exec(self, command: str) -> str:
-        return {"npm": "npx", "yarn": "yarn", "pnpm": "pnpm exec", "bun": "bunx"}[self.manager] + f" {command}"
+        return {"npm": "npx", "yarn": "yarn", "pnpm": "pnpm exec", "bun": "bunx"}[
+            self.manager
+        ] + f" {command}"
 
 
 def detect(repo: Repo, directory: str) -> Detection | None:
@@ -83,16 +116,18 @@ def detect(repo: Repo, directory: str) -> Detection | None:
     facts = Facts()
     _package_manager(repo, pkg, facts)
     _node_version(repo, pkg, facts)
-    sources = common.source_files(repo, directory, _SOURCE_EXTS, _ENTRY_NAMES, limit=40)
+    sources = common.source_files(repo, directory, _SOURCE_EXTS, _ENTRY_NAMES, limit=25)
     strength, kind = _framework(repo, pkg, sources, facts)
     if "test" in pkg.scripts and not _TEST_PLACEHOLDER.search(pkg.scripts["test"]):
-        facts.set("test_command", pkg.run("test"), pkg.ev(repo, "test"))
+        facts.set("test_command", pkg.run("test"), pkg.script(repo, "test"))
     if "lint" in pkg.scripts:
-        facts.set("lint_command", pkg.run("lint"), pkg.ev(repo, "lint"))
+        facts.set("lint_command", pkg.run("lint"), pkg.script(repo, "lint"))
     if kind != "static":
         _services(repo, pkg, facts)
         _migrations(repo, pkg, facts)
-    return Detection(components=(facts.component(directory, kind, "node"),), strength=strength)
+    typescript = "typescript" in pkg.deps or "tsconfig.json" in common.names_in(repo, directory)
+    language = "typescript" if typescript else "javascript"
+    return Detection(components=(facts.component(directory, kind, language),), strength=strength)
 
 
 def _read(repo: Repo, directory: str) -> _Package | None:
@@ -117,50 +152,63 @@ def _read(repo: Repo, directory: str) -> _Package | None:
 
 
 def _package_manager(repo: Repo, pkg: _Package, facts: Facts) -> None:
+    """packageManager, else the nearest lock file (a workspace's is at its root), else npm."""
     declared = pkg.data.get("packageManager")
     names = set(common.names_in(repo, pkg.directory))
     if isinstance(declared, str) and declared.split("@")[0] in ("npm", "yarn", "pnpm", "bun"):
         pkg.manager = declared.split("@")[0]
         facts.set("package_manager", pkg.manager, pkg.ev(repo, "packageManager"))
     else:
-        lock = common.find_upwards(repo, pkg.directory, [name for name, _ in _LOCKS])
+        lock = common.find_upwards(repo, pkg.directory, list(_LOCKS))
         if lock is not None:
-            pkg.manager = dict(_LOCKS)[lock.rsplit("/", 1)[-1]]
+            pkg.manager = _LOCKS[lock.rsplit("/", 1)[-1]]
             facts.set("package_manager", pkg.manager, common.file_evidence(lock))
         else:
             facts.set("package_manager", "npm", common.file_evidence(pkg.rel, default=True))
-    if pkg.manager == "yarn":
-        berry = ".yarnrc.yml" in names or re.match(r"yarn@[2-9]", str(declared or "")) is not None
-        if berry:  # Yarn 2+ ("berry"): the evidence says so for the renderers' install flags
-            facts.evidence["package_manager"].append(
-                common.file_evidence(join(pkg.directory, ".yarnrc.yml"))
-                if ".yarnrc.yml" in names else pkg.ev(repo, "packageManager")
-            )
-    lock_names = [name for name, manager in _LOCKS if manager == pkg.manager and name in names]
+    yarnrc = common.find_upwards(repo, pkg.directory, (".yarnrc.yml",))
+    if pkg.manager == "yarn" and yarnrc:  # Yarn 2+ ("berry"): the evidence says so
+        facts.evidence["package_manager"].append(common.file_evidence(yarnrc))
+    lock_names = [name for name, manager in _LOCKS.items() if manager == pkg.manager and name in names]
     extra = [name for name in (".npmrc", ".yarnrc.yml", "pnpm-workspace.yaml") if name in names]
-    facts.set("dependency_files", ["package.json", *lock_names[:1], *extra])
+    files = ["package.json", *lock_names[:1], *extra]
+    facts.set("dependency_files", files, *[common.file_evidence(join(pkg.directory, n)) for n in files])
+
+
+_PINS = (
+    (".nvmrc", r"^\s*v?(\d\S*)"),
+    (".node-version", r"^\s*v?(\d\S*)"),
+    (".tool-versions", r"^node(?:js)?\s+(\d\S*)"),
+)
 
 
 def _node_version(repo: Repo, pkg: _Package, facts: Facts) -> None:
-    for name in (".nvmrc", ".node-version"):
-        rel = common.find_upwards(repo, pkg.directory, (name,))
-        text = (repo.read_text(rel) or "").strip() if rel else ""
-        if rel and common.major_version(text.split("\n")[0]):
-            facts.set("language_version", common.major_version(text.split("\n")[0]), repo.evidence(rel, text[:20]))
-            return
-    volta = pkg.data.get("volta")
-    if isinstance(volta, dict) and isinstance(volta.get("node"), str) and common.major_version(volta["node"]):
-        facts.set("language_version", common.major_version(volta["node"]), pkg.ev(repo, "node"))
+    """Pins in the folder, then Volta, then pins above the folder, then engines.node."""
+    folders = list(common.ancestors(pkg.directory))
+    if _pinned(repo, folders[0], facts):
         return
-    tools = common.find_upwards(repo, pkg.directory, (".tool-versions",))
-    match = re.search(r"^node(?:js)?\s+(\S+)", repo.read_text(tools) or "", re.M) if tools else None
-    if tools and match and common.major_version(match.group(1)):
-        facts.set("language_version", common.major_version(match.group(1)), repo.evidence(tools, match.group(0)))
+    volta = pkg.data.get("volta")
+    pinned = volta.get("node") if isinstance(volta, dict) else None
+    if isinstance(pinned, str) and common.major_version(pinned):
+        facts.set("language_version", common.major_version(pinned), pkg.ev(repo, "node", "volta"))
+        return
+    if any(_pinned(repo, folder, facts) for folder in folders[1:]):
         return
     engines = pkg.data.get("engines")
     spec = engines.get("node") if isinstance(engines, dict) else None
     if isinstance(spec, str) and common.major_version(spec):
-        facts.set("language_version", common.major_version(spec), pkg.ev(repo, "node"))
+        facts.set("language_version", common.major_version(spec), pkg.ev(repo, "node", "engines"))
+
+
+def _pinned(repo: Repo, folder: str, facts: Facts) -> bool:
+    for name, pattern in _PINS:
+        rel = join(folder, name)
+        text = repo.read_text(rel) if repo.exists(rel) else None
+        match = re.search(pattern, text or "", re.M)
+        if text and match and common.major_version(match.group(1)):
+            evidence = common.evidence_at(rel, text, match.start(1))
+            facts.set("language_version", common.major_version(match.group(1)), evidence)
+            return True
+    return False
 
 
 # -- frameworks -------------------------------------------------------------------------------
@@ -172,16 +220,18 @@ def _framework(repo: Repo, pkg: _Package, sources: list[str], facts: Facts) -> t
     if "next" in pkg.deps:
         return _next(repo, pkg, facts)
     if "nuxt" in pkg.deps:
-        facts.set("framework", "nuxt", pkg.ev(repo, "nuxt"))
+        facts.set("framework", "nuxt", pkg.dep(repo, "nuxt"))
         _build(repo, pkg, facts, ".output")
-        facts.set("start_command", "node .output/server/index.mjs", pkg.ev(repo, "nuxt"))
+        facts.set("start_command", "node .output/server/index.mjs", pkg.dep(repo, "nuxt"))
         _server_port(repo, pkg, sources, facts)
         return Strength.APP, "web"
+    if "@sveltejs/kit" in pkg.deps:
+        return _sveltekit(repo, pkg, sources, facts)
     if "@nestjs/core" in pkg.deps:
         return _nest(repo, pkg, sources, facts)
     server = next((name for name in _SERVERS if name in pkg.runtime_deps), None)
     if server is not None:
-        facts.set("framework", _SERVERS[server], pkg.ev(repo, server))
+        facts.set("framework", _SERVERS[server], pkg.dep(repo, server))
         _server_start(repo, pkg, sources, facts)
         _server_port(repo, pkg, sources, facts)
         _health(repo, pkg, sources, facts)
@@ -193,10 +243,10 @@ def _framework(repo: Repo, pkg: _Package, sources: list[str], facts: Facts) -> t
         _server_port(repo, pkg, sources, facts, default=False)
         _health(repo, pkg, sources, facts)
         return Strength.RUNNABLE, "web" if facts.get("port") else "worker"
-    if any(name in pkg.deps for name in _BUNDLERS) and _script(pkg, "build"):
+    if _feeds_a_backend(repo, pkg) and any(name in pkg.deps for name in _BUNDLERS) and _script(pkg, "build"):
         _build(repo, pkg, facts, None)
         return Strength.ASSETS, "static"
-    return Strength.TOOLING, "web"
+    return Strength.TOOLING, "web"  # linters, formatters, a library's build
 
 
 def _is_workspace_root(repo: Repo, pkg: _Package) -> bool:
@@ -215,15 +265,17 @@ def _script(pkg: _Package, name: str) -> str | None:
     return script if script and script.strip() not in ("", "exit 0", "true") else None
 
 
-def _build(repo: Repo, pkg: _Package, facts: Facts, output: str | None, output_evidence: Evidence | None = None) -> None:
+def _build(
+    repo: Repo, pkg: _Package, facts: Facts, output: str | None, output_evidence: Evidence | None = None
+) -> None:
     if _script(pkg, "build"):
-        facts.set("build_command", pkg.run("build"), pkg.ev(repo, "build"))
+        facts.set("build_command", pkg.run("build"), pkg.script(repo, "build"))
         if output is not None:
-            facts.set("build_output", output, output_evidence or pkg.ev(repo, "build"))
+            facts.set("build_output", output, output_evidence or pkg.script(repo, "build"))
 
 
 def _next(repo: Repo, pkg: _Package, facts: Facts) -> tuple[Strength, ComponentKind]:
-    facts.set("framework", "next", pkg.ev(repo, "next"))
+    facts.set("framework", "nextjs", pkg.dep(repo, "next"))
     configs = [join(pkg.directory, f"next.config.{ext}") for ext in ("js", "mjs", "ts", "cjs", "mts")]
     output = common.first(repo, configs, re.compile(r"""output\s*:\s*["'](standalone|export)["']"""))
     if output and output[1].group(1) == "export":
@@ -235,100 +287,124 @@ def _next(repo: Repo, pkg: _Package, facts: Facts) -> tuple[Strength, ComponentK
     else:
         _build(repo, pkg, facts, ".next")
         if "start" in pkg.scripts:
-            facts.set("start_command", pkg.run("start"), pkg.ev(repo, "start"))
+            facts.set("start_command", pkg.run("start"), pkg.script(repo, "start"))
         else:
-            facts.set("start_command", pkg.exec("next start"), pkg.ev(repo, "next", default=True))
+            facts.set("start_command", pkg.exec("next start"), pkg.dep(repo, "next", default=True))
     found = common.port_from_command(pkg.scripts.get("start", ""))
     if found:
-        facts.set("port", found, pkg.ev(repo, "start"))
+        facts.set("port", found, pkg.script(repo, "start"))
     else:
-        facts.set("port", 3000, pkg.ev(repo, "next", default=True))
-    _health_routes_from_files(repo, pkg, facts)
+        facts.set("port", 3000, pkg.dep(repo, "next", default=True))
+    _next_health(repo, pkg, facts)
+    return Strength.APP, "web"
+
+
+def _sveltekit(repo: Repo, pkg: _Package, sources: list[str], facts: Facts) -> tuple[Strength, ComponentKind]:
+    facts.set("framework", "sveltekit", pkg.dep(repo, "@sveltejs/kit"))
+    if "@sveltejs/adapter-static" in pkg.deps:
+        _build(repo, pkg, facts, "build", pkg.dep(repo, "@sveltejs/adapter-static"))
+        return Strength.APP, "static"
+    if "@sveltejs/adapter-node" in pkg.deps:
+        _build(repo, pkg, facts, "build", pkg.dep(repo, "@sveltejs/adapter-node"))
+        facts.set("start_command", "node build", pkg.dep(repo, "@sveltejs/adapter-node"))
+        _server_port(repo, pkg, sources, facts)
     return Strength.APP, "web"
 
 
 def _nest(repo: Repo, pkg: _Package, sources: list[str], facts: Facts) -> tuple[Strength, ComponentKind]:
-    facts.set("framework", "nestjs", pkg.ev(repo, "@nestjs/core"))
+    facts.set("framework", "nestjs", pkg.dep(repo, "@nestjs/core"))
     _build(repo, pkg, facts, "dist")
     prod = pkg.scripts.get("start:prod", "")
     if prod.startswith("node "):
-        facts.set("start_command", prod, pkg.ev(repo, "start:prod"))
+        facts.set("start_command", prod, pkg.script(repo, "start:prod"))
     else:
-        facts.set("start_command", "node dist/main.js", pkg.ev(repo, "@nestjs/core", default=True))
+        facts.set("start_command", "node dist/main.js", pkg.dep(repo, "@nestjs/core", default=True))
     _server_port(repo, pkg, sources, facts)
     _health(repo, pkg, sources, facts)
     return Strength.APP, "web"
 
 
 def _spa(repo: Repo, pkg: _Package, facts: Facts) -> Strength | None:
-    """A single-page app or static-site generator: built files, served by a web server."""
+    """A single-page app or static-site generator: built files, served by a web server.
+    ASSETS when the folder's server is of another ecosystem (Laravel, Rails, Django)."""
     d = pkg.directory
+    names = set(common.names_in(repo, d))
     if "react-scripts" in pkg.deps:
-        facts.set("framework", "create-react-app", pkg.ev(repo, "react-scripts"))
+        facts.set("framework", "create-react-app", pkg.dep(repo, "react-scripts"))
         _build(repo, pkg, facts, "build")
     elif "@angular/core" in pkg.deps:
-        facts.set("framework", "angular", pkg.ev(repo, "@angular/core"))
+        facts.set("framework", "angular", pkg.dep(repo, "@angular/core"))
         angular = join(d, "angular.json")
         found = common.first(repo, [angular], re.compile(r'"outputPath"\s*:\s*"([^"]+)"'))
         modern = "@angular-devkit/build-angular:application" in (repo.read_text(angular) or "")
         output = (found[1].group(1) + ("/browser" if modern else "")) if found else None
         _build(repo, pkg, facts, output, found[2] if found else None)
     elif "gatsby" in pkg.deps:
-        facts.set("framework", "gatsby", pkg.ev(repo, "gatsby"))
+        facts.set("framework", "gatsby", pkg.dep(repo, "gatsby"))
         _build(repo, pkg, facts, "public")
     elif "astro" in pkg.deps:
-        facts.set("framework", "astro", pkg.ev(repo, "astro"))
+        facts.set("framework", "astro", pkg.dep(repo, "astro"))
         _build(repo, pkg, facts, "dist")
-    elif "vite" in pkg.deps:
-        ui = next((n for n in ("react", "vue", "svelte", "solid-js", "preact", "lit") if n in pkg.deps), None)
-        facts.set("framework", "vite", pkg.ev(repo, "vite"))
+    elif "vite" in pkg.deps and "index.html" in names:  # no index.html: library mode or a backend's assets
+        facts.set("framework", "vite", pkg.dep(repo, "vite"))
         configs = [join(d, f"vite.config.{ext}") for ext in ("ts", "js", "mjs", "mts", "cjs")]
         found = common.first(repo, configs, re.compile(r"""outDir\s*:\s*["']([^"']+)["']"""))
         _build(repo, pkg, facts, found[1].group(1) if found else "dist", found[2] if found else None)
-        if ui is not None:
-            facts.evidence["framework"].append(pkg.ev(repo, ui))
     else:
         return None
-    names = set(common.names_in(repo, d))
-    if any(name in pkg.deps for name in _BACKEND_PLUGINS) or names & set(_BACKEND_FILES):
-        return Strength.ASSETS
-    return Strength.APP
+    return Strength.ASSETS if _feeds_a_backend(repo, pkg) else Strength.APP
+
+
+def _feeds_a_backend(repo: Repo, pkg: _Package) -> bool:
+    """Whether the folder's front-end build belongs to a server of another ecosystem."""
+    names = common.names_in(repo, pkg.directory)
+    return any(name in pkg.deps for name in _BACKEND_PLUGINS) or any(n in _BACKEND_FILES for n in names)
 
 
 # -- servers: start, port, health ------------------------------------------------------------
 
+_LISTEN = re.compile(r"\.listen\(|createServer\(|\bserve\(\s*\{")
+
 
 def _server_start(repo: Repo, pkg: _Package, sources: list[str], facts: Facts) -> bool:
-    """Prefer a production `node …` script, then the compiled output of a build, then the
-    start script, then the `main` file or a conventional server file."""
+    """Prefer a production `node …` script, then the start script (a TypeScript dev runner
+    means: run the compiled output of the build), then a file that starts a server (a
+    library's `main` is what it exports, not a process)."""
     for name in ("start:prod", "start:production", "serve", "start"):
         script = pkg.scripts.get(name, "").strip()
         if re.match(r"^node\s+\S", script) and "&&" not in script:
-            facts.set("start_command", script, pkg.ev(repo, name))
+            facts.set("start_command", script, pkg.script(repo, name))
             _build(repo, pkg, facts, None)
             return True
     start = pkg.scripts.get("start", "").strip()
     main = pkg.data.get("main") if isinstance(pkg.data.get("main"), str) else None
-    typescript = "typescript" in pkg.deps and _script(pkg, "build")
-    if typescript and (not start or _DEV_RUNNERS.match(start) or re.match(r"^(ts-node|tsx)\s", start)):
-        out_dir = _ts_out_dir(repo, pkg.directory)
-        entry = main or f"{out_dir[0]}/{_compiled_entry(sources, pkg.directory)}"
-        facts.set("start_command", f"node {entry}", out_dir[1])
-        _build(repo, pkg, facts, out_dir[0], out_dir[1])
-        return True
-    if start and not _DEV_RUNNERS.match(start):
-        facts.set("start_command", pkg.run("start"), pkg.ev(repo, "start"))
+    compiled = "typescript" in pkg.deps and _script(pkg, "build") is not None
+    if start and not _DEV_RUNNERS.match(start) and not re.match(r"^(ts-node|tsx)\s", start):
+        facts.set("start_command", pkg.run("start"), pkg.script(repo, "start"))
         _build(repo, pkg, facts, None)
         return True
-    names = common.names_in(repo, pkg.directory)
-    if main and main.removeprefix("./") in names:
-        facts.set("start_command", f"node {main.removeprefix('./')}", pkg.ev(repo, "main"))
+    if start and compiled:
+        _compiled_start(repo, pkg, main, sources, facts)
         return True
-    for name in ("server.js", "server.mjs", "app.js", "index.js", "main.js"):
-        if name in names and re.search(r"\.listen\(", repo.read_text(join(pkg.directory, name)) or ""):
-            facts.set("start_command", f"node {name}", repo.evidence(join(pkg.directory, name), ".listen("))
+    conventional = ["server.js", "server.mjs", "app.js", "index.js"]
+    for name in dict.fromkeys([(main or "").removeprefix("./"), *conventional]):
+        rel = join(pkg.directory, name)
+        if name and repo.exists(rel) and _LISTEN.search(repo.read_text(rel) or ""):
+            facts.set("start_command", f"node {name}", repo.evidence(rel, _LISTEN))
             return True
+    entries = [s for s in sources if re.search(r"(?:^|/)(?:src/)?(?:server|main|index|app)\.[cm]?ts$", s)]
+    entry = common.first(repo, entries[:3], _LISTEN) if compiled else None
+    if entry is not None:
+        _compiled_start(repo, pkg, None, [entry[0]], facts)
+        return True
     return False
+
+
+def _compiled_start(repo: Repo, pkg: _Package, main: str | None, sources: list[str], facts: Facts) -> None:
+    out_dir, evidence = _ts_out_dir(repo, pkg.directory)
+    entry = main or f"{out_dir}/{_compiled_entry(sources, pkg.directory)}"
+    facts.set("start_command", f"node {entry}", evidence)
+    _build(repo, pkg, facts, out_dir, evidence)
 
 
 def _ts_out_dir(repo: Repo, directory: str) -> tuple[str, Evidence]:
@@ -336,11 +412,12 @@ def _ts_out_dir(repo: Repo, directory: str) -> tuple[str, Evidence]:
     found = common.first(repo, [tsconfig], re.compile(r'"outDir"\s*:\s*"(?:\./)?([^"]+?)/?"'))
     if found:
         return found[1].group(1), found[2]
-    return "dist", common.file_evidence(tsconfig if repo.exists(tsconfig) else join(directory, "package.json"), True)
+    basis = tsconfig if repo.exists(tsconfig) else join(directory, "package.json")
+    return "dist", common.file_evidence(basis, default=True)
 
 
 def _compiled_entry(sources: list[str], directory: str) -> str:
-    """"index.js" for src/index.ts (tsc keeps the path below rootDir, usually src/)."""
+    """ "index.js" for src/index.ts (tsc keeps the path below rootDir, usually src/)."""
     for rel in sources:
         inner = common.relative(directory, rel).removeprefix("src/")
         if inner.rsplit(".", 1)[0] in ("server", "main", "index", "app") and rel.endswith(".ts"):
@@ -358,6 +435,7 @@ _PORT_PATTERNS = re.compile(
 
 
 def _server_port(repo: Repo, pkg: _Package, sources: list[str], facts: Facts, default: bool = True) -> None:
+    """The port in the start command or the source, else 3000 (the Node servers' convention)."""
     found = common.port_from_command(facts.get("start_command") or "")
     if found:
         facts.set("port", found, *facts.evidence["start_command"])
@@ -367,50 +445,54 @@ def _server_port(repo: Repo, pkg: _Package, sources: list[str], facts: Facts, de
         port = next(int(group) for group in match[1].groups() if group)
         facts.set("port", port, match[2])
     elif default:
-        evidence = facts.evidence.get("framework") or [common.file_evidence(pkg.rel)]
-        facts.set("port", 3000, *[Evidence(e.file, e.line, e.text, default=True) for e in evidence])
+        basis = facts.evidence.get("framework") or [common.file_evidence(pkg.rel)]
+        facts.set("port", 3000, *[Evidence(e.file, e.line, e.text, default=True) for e in basis])
 
 
 _ROUTE = re.compile(
     rf"""\.(?:get|all|head|route)\(\s*["'`]({common.HEALTH_PATH_RE})["'`]"""
-    rf"""|\bpath\s*:\s*["'`]({common.HEALTH_PATH_RE})["'`]"""
+    rf"""|\b(?:path|url)\s*:\s*["'`]({common.HEALTH_PATH_RE})["'`]"""
 )
 _NEST_CONTROLLER = re.compile(r"""@Controller\(\s*(?:["'`]([\w/-]*)["'`])?\s*\)""")
 _NEST_GET = re.compile(r"""@Get\(\s*(?:["'`]([\w/-]*)["'`])?\s*\)""")
+_NEST_PREFIX = re.compile(r"""setGlobalPrefix\(\s*["'`]([\w/-]+)["'`]""")
 
 
 def _health(repo: Repo, pkg: _Package, sources: list[str], facts: Facts) -> None:
+    """Health routes: app.get("/health"), route options, NestJS controllers (+ global prefix)."""
     found = [(m.group(1) or m.group(2), ev) for _, m, ev in common.search(repo, sources, _ROUTE)]
     controllers = [rel for rel in common.files_under(repo, pkg.directory) if rel.endswith(".controller.ts")]
+    prefix = common.first(repo, sources[:10], _NEST_PREFIX)
     for rel in controllers[:40]:
         text = repo.read_text(rel) or ""
         controller = _NEST_CONTROLLER.search(text)
-        if controller is None:
-            continue
-        for get in _NEST_GET.finditer(text):
-            path = "/" + "/".join(p.strip("/") for p in (controller.group(1), get.group(1)) if p and p.strip("/"))
+        for get in _NEST_GET.finditer(text) if controller else ():
+            parts = (
+                prefix[1].group(1) if prefix else "",
+                controller.group(1) if controller else "",
+                get.group(1),
+            )
+            path = "/" + "/".join(p.strip("/") for p in parts if p and p.strip("/"))
             if re.fullmatch(common.HEALTH_PATH_RE, path):
                 found.append((path, common.evidence_at(rel, text, get.start())))
-    prefix = common.first(repo, sources[:10], re.compile(r"""setGlobalPrefix\(\s*["'`]([\w/-]+)["'`]"""))
     best = common.best_health(found)
     if best:
-        path, evidence = best
-        if prefix is not None and evidence.file.endswith(".controller.ts"):
-            path = "/" + prefix[1].group(1).strip("/") + path
-        facts.set("health_path", path, evidence)
+        facts.set("health_path", best[0], best[1])
 
 
-def _health_routes_from_files(repo: Repo, pkg: _Package, facts: Facts) -> None:
+_NEXT_ROUTE = re.compile(
+    r"^(?:src/)?(?:app((?:/[\w-]+)*?)(/(?:healthz?|livez|readyz|ping|up|status))/route"
+    r"|pages((?:/[\w-]+)*?)(/(?:healthz?|livez|readyz|ping|up|status))(?:/index)?)\.[jt]sx?$"
+)
+
+
+def _next_health(repo: Repo, pkg: _Package, facts: Facts) -> None:
     """Next.js route handlers: app/health/route.ts → /health, pages/api/ping.ts → /api/ping."""
-    route = re.compile(rf"^(?:src/)?(?:app((?:/[\w-]+)*?)(/(?:healthz?|livez|readyz|ping|up|status))/route"
-                       rf"|pages((?:/[\w-]+)*?)(/(?:healthz?|livez|readyz|ping|up|status))(?:/index)?)\.[jt]sx?$")
     found = []
     for rel in common.files_under(repo, pkg.directory):
-        match = route.match(common.relative(pkg.directory, rel))
+        match = _NEXT_ROUTE.match(common.relative(pkg.directory, rel))
         if match:
-            path = "".join(g for g in match.groups() if g)
-            if "(" not in path:
-                found.append((path, common.file_evidence(rel)))
+            found.append(("".join(g for g in match.groups() if g), common.file_evidence(rel)))
     best = common.best_health(found)
     if best:
         facts.set("health_path", best[0], best[1])
@@ -418,18 +500,20 @@ def _health_routes_from_files(repo: Repo, pkg: _Package, facts: Facts) -> None:
 
 # -- services and migrations -------------------------------------------------------------------
 
+_PRISMA_PROVIDER = re.compile(
+    r"""^\s*provider\s*=\s*["'](postgresql|postgres|cockroachdb|mysql|mongodb)["']""", re.M
+)
+
 
 def _services(repo: Repo, pkg: _Package, facts: Facts) -> None:
     for name in sorted(pkg.deps):
         if name in _SERVICE_DEPS:
-            facts.add_service(_SERVICE_DEPS[name], pkg.ev(repo, name))
+            facts.add_service(_SERVICE_DEPS[name], pkg.dep(repo, name))
     schema = _prisma_schema(repo, pkg)
-    if schema:
-        provider = re.compile(r"""^\s*provider\s*=\s*["'](postgresql|postgres|cockroachdb|mysql|mongodb)["']""", re.M)
-        found = common.first(repo, [schema], provider)
-        if found:
-            kind = found[1].group(1)
-            facts.add_service({"mysql": "mysql", "mongodb": "mongodb"}.get(kind, "postgres"), found[2])
+    found = common.first(repo, [schema], _PRISMA_PROVIDER) if schema else None
+    if found:
+        provider = found[1].group(1)
+        facts.add_service({"mysql": "mysql", "mongodb": "mongodb"}.get(provider, "postgres"), found[2])
 
 
 def _prisma_schema(repo: Repo, pkg: _Package) -> str | None:
@@ -443,16 +527,23 @@ def _prisma_schema(repo: Repo, pkg: _Package) -> str | None:
     return None
 
 
-_MIGRATE_SCRIPTS = ("migrate:deploy", "db:migrate:deploy", "migrate:prod", "migration:run", "migrations:run",
-                    "db:migrate", "migrate")
+_MIGRATE_SCRIPTS = (
+    "migrate:deploy",
+    "db:migrate:deploy",
+    "migrate:prod",
+    "migration:run",
+    "migrations:run",
+    "db:migrate",
+    "migrate",
+)
+_MIGRATE_TOOLS = ("typeorm", "knex", "sequelize", "drizzle-kit", "node-pg-migrate", "umzug")
 
 
 def _migrations(repo: Repo, pkg: _Package, facts: Facts) -> None:
+    """Prisma (migrate deploy), a package script that applies migrations, knex, sequelize, drizzle."""
     d = pkg.directory
     names = set(common.names_in(repo, d))
     schema = _prisma_schema(repo, pkg)
-    knexfile = next((n for n in names if re.fullmatch(r"knexfile\.[cm]?[jt]s", n)), None)
-    drizzle = next((n for n in names if re.fullmatch(r"drizzle\.config\.[cm]?[jt]s", n)), None)
     if schema:
         facts.set("migration_tool", "prisma", common.file_evidence(schema))
         facts.set("migrate_command", pkg.exec("prisma migrate deploy"), common.file_evidence(schema))
@@ -460,21 +551,21 @@ def _migrations(repo: Repo, pkg: _Package, facts: Facts) -> None:
     for name in _MIGRATE_SCRIPTS:
         script = pkg.scripts.get(name, "")
         if script and not re.search(r"\b(dev|make|create|generate|rollback|revert)\b", script):
-            tool = next((t for t in ("typeorm", "knex", "sequelize", "drizzle-kit", "node-pg-migrate", "umzug")
-                         if t in script), None)
-            facts.set("migration_tool", tool or "script", pkg.ev(repo, name))
-            facts.set("migrate_command", pkg.run(name), pkg.ev(repo, name))
+            tool = next((t for t in _MIGRATE_TOOLS if t in script), "script")
+            facts.set("migration_tool", tool, pkg.script(repo, name))
+            facts.set("migrate_command", pkg.run(name), pkg.script(repo, name))
             return
+    knexfile = next((n for n in sorted(names) if re.fullmatch(r"knexfile\.[cm]?[jt]s", n)), None)
+    drizzle = next((n for n in sorted(names) if re.fullmatch(r"drizzle\.config\.[cm]?[jt]s", n)), None)
+    choice: tuple[str, str, Evidence] | None = None
     if knexfile and "knex" in pkg.deps:
-        evidence = common.file_evidence(join(d, knexfile))
-        facts.set("migration_tool", "knex", evidence)
-        facts.set("migrate_command", pkg.exec("knex migrate:latest"), evidence)
-    elif ".sequelizerc" in names or "sequelize-cli" in pkg.deps:
-        evidence = (common.file_evidence(join(d, ".sequelizerc")) if ".sequelizerc" in names
-                    else pkg.ev(repo, "sequelize-cli"))
-        facts.set("migration_tool", "sequelize", evidence)
-        facts.set("migrate_command", pkg.exec("sequelize-cli db:migrate"), evidence)
+        choice = ("knex", "knex migrate:latest", common.file_evidence(join(d, knexfile)))
+    elif ".sequelizerc" in names:
+        choice = ("sequelize", "sequelize-cli db:migrate", common.file_evidence(join(d, ".sequelizerc")))
+    elif "sequelize-cli" in pkg.deps:
+        choice = ("sequelize", "sequelize-cli db:migrate", pkg.dep(repo, "sequelize-cli"))
     elif drizzle and "drizzle-kit" in pkg.deps:
-        evidence = common.file_evidence(join(d, drizzle))
-        facts.set("migration_tool", "drizzle", evidence)
-        facts.set("migrate_command", pkg.exec("drizzle-kit migrate"), evidence)
+        choice = ("drizzle", "drizzle-kit migrate", common.file_evidence(join(d, drizzle)))
+    if choice is not None:
+        facts.set("migration_tool", choice[0], choice[2])
+        facts.set("migrate_command", pkg.exec(choice[1]), choice[2])

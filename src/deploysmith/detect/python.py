@@ -1,6 +1,10 @@
 """Python: pip, Poetry, uv, Pipenv, PDM; Django (+ Celery), FastAPI, Flask, other ASGI/WSGI apps.
 
 Reads manifests as TOML/text and source files as text; never imports the project.
+
+Start commands run from the component's folder, as in a container whose working directory
+is the build context ("gunicorn config.wsgi:application --bind 0.0.0.0:8000"); a src
+layout adds `--app-dir src` / `--chdir src`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from deploysmith.repo import Repo, join
 
 MARKERS: tuple[str, ...] = ("pyproject.toml", "requirements*.txt", "Pipfile", "setup.py", "manage.py")
 
+_MANIFESTS = ("pyproject.toml", "requirements.txt", "Pipfile", "setup.py")
 _ENTRY_NAMES = ("main", "app", "asgi", "wsgi", "server", "api", "application", "__init__", "run", "manage")
+# fmt: off
 _SERVICE_DEPS = {
     "psycopg": "postgres", "psycopg2": "postgres", "psycopg2-binary": "postgres",
     "psycopg-binary": "postgres", "asyncpg": "postgres", "pg8000": "postgres",
@@ -29,12 +35,16 @@ _SERVICE_DEPS = {
     "elasticsearch": "elasticsearch", "opensearch-py": "elasticsearch", "pymemcache": "memcached",
     "python-memcached": "memcached", "pylibmc": "memcached", "nats-py": "nats",
 }
+# fmt: on
 _ASGI_SERVERS = ("uvicorn", "hypercorn", "granian", "daphne")
 _WSGI_SERVERS = ("gunicorn", "waitress", "uwsgi")
-# Constructors of app objects other frameworks create, and whether they speak ASGI.
+# Constructors of app objects of other frameworks: (framework, speaks ASGI).
 _APP_CLASSES = {
-    "Starlette": ("starlette", True), "Litestar": ("litestar", True), "Quart": ("quart", True),
-    "Sanic": ("sanic", True), "Bottle": ("bottle", False),
+    "Starlette": ("starlette", True),
+    "Litestar": ("litestar", True),
+    "Quart": ("quart", True),
+    "Sanic": ("sanic", True),
+    "Bottle": ("bottle", False),
 }
 
 
@@ -74,6 +84,21 @@ def detect(repo: Repo, directory: str) -> Detection | None:
 
 def _read_project(repo: Repo, directory: str) -> _Project | None:
     names = common.names_in(repo, directory)
+    requirement_files = sorted(
+        (n for n in names if re.fullmatch(r"requirements.*\.txt", n)),
+        key=lambda n: (n != "requirements.txt", n),
+    )
+    requirement_files += [
+        f"requirements/{n}"
+        for n in sorted(common.names_in(repo, join(directory, "requirements")))
+        if n.endswith(".txt")
+    ]
+    manifests = [n for n in ("pyproject.toml", "Pipfile", "setup.py") if n in names]
+    if not manifests and not requirement_files:
+        # A manage.py alone belongs to the project of the nearest manifest above it.
+        above = directory != "." and common.find_upwards(repo, common.parent(directory), _MANIFESTS)
+        if "manage.py" not in names or above:
+            return None
     project = _Project(directory)
     if "pyproject.toml" in names:
         project.pyproject = repo.load_toml(join(directory, "pyproject.toml")) or {}
@@ -83,18 +108,11 @@ def _read_project(repo: Repo, directory: str) -> _Project | None:
         for table in ("packages", "dev-packages"):
             for name in _table(pipfile, table):
                 _add(project, name, join(directory, "Pipfile"))
-    requirement_files = sorted(
-        (n for n in names if re.fullmatch(r"requirements.*\.txt", n)), key=lambda n: (n != "requirements.txt", n)
-    )
-    requirement_files += [
-        f"requirements/{n}" for n in sorted(common.names_in(repo, join(directory, "requirements"))) if n.endswith(".txt")
-    ]
     for name in requirement_files:
         _requirements(repo, project, join(directory, name), depth=0)
     if "setup.py" in names:
         _setup_py(repo, project, join(directory, "setup.py"))
-    has_manifest = bool(project.deps or project.pyproject or "manage.py" in names or "setup.py" in names)
-    return project if has_manifest or requirement_files else None
+    return project
 
 
 def _table(data: Any, *keys: str) -> dict[str, Any]:
@@ -164,105 +182,95 @@ def _setup_py(repo: Repo, project: _Project, rel: str) -> None:
 
 # -- package manager and version ---------------------------------------------------------
 
+_LOCKS = {"uv": "uv.lock", "poetry": "poetry.lock", "pdm": "pdm.lock", "pipenv": "Pipfile.lock"}
+
 
 def _package_manager(repo: Repo, project: _Project, facts: Facts) -> None:
     d = project.directory
     names = set(common.names_in(repo, d))
     tool = _table(project.pyproject, "tool")
-    uv_root = _uv_workspace_root(repo, d)
     pyproject = join(d, "pyproject.toml")
-    checks: list[tuple[str, bool, Evidence | None]] = [
-        ("uv", "uv.lock" in names, common.file_evidence(join(d, "uv.lock"))),
-        ("poetry", "poetry.lock" in names, common.file_evidence(join(d, "poetry.lock"))),
-        ("pdm", "pdm.lock" in names, common.file_evidence(join(d, "pdm.lock"))),
-        ("pipenv", "Pipfile.lock" in names, common.file_evidence(join(d, "Pipfile.lock"))),
-        ("uv", "uv" in tool, None),
-        ("poetry", "poetry" in tool, None),
-        ("pdm", "pdm" in tool, None),
-        ("uv", uv_root is not None, common.file_evidence(uv_root or "")),
-        ("pipenv", "Pipfile" in names, common.file_evidence(join(d, "Pipfile"))),
+    uv_root = _uv_workspace_lock(repo, d)
+    found: list[tuple[str, Evidence]] = [
+        (manager, common.file_evidence(join(d, lock))) for manager, lock in _LOCKS.items() if lock in names
     ]
-    for manager, present, evidence in checks:
-        if present:
-            evidence = evidence or repo.evidence(pyproject, re.compile(rf"^\[tool\.{manager}[.\]]"))
-            facts.set("package_manager", manager, evidence)
-            break
-    else:
-        if project.requirement_files:
-            facts.set("package_manager", "pip", common.file_evidence(project.requirement_files[0]))
-        elif project.pyproject or "setup.py" in names:
-            source = pyproject if project.pyproject else join(d, "setup.py")
-            facts.set("package_manager", "pip", common.file_evidence(source))
-    manager = facts.get("package_manager")
-    lock = {"uv": "uv.lock", "poetry": "poetry.lock", "pdm": "pdm.lock", "pipenv": "Pipfile.lock"}.get(manager)
-    files: list[str] = []
+    found += [
+        (manager, repo.evidence(pyproject, re.compile(rf"^\[tool\.{manager}[.\]]")))
+        for manager in ("uv", "poetry", "pdm")
+        if manager in tool
+    ]
+    if uv_root is not None:
+        found.append(("uv", common.file_evidence(uv_root)))
+    if "Pipfile" in names:
+        found.append(("pipenv", common.file_evidence(join(d, "Pipfile"))))
+    if project.requirement_files:
+        found.append(("pip", common.file_evidence(project.requirement_files[0])))
+    for name in ("pyproject.toml", "setup.py"):
+        if name in names:
+            found.append(("pip", common.file_evidence(join(d, name))))
+    if not found:
+        return
+    manager = found[0][0]
+    facts.set("package_manager", manager, found[0][1])
     if manager == "pipenv":
-        files = [n for n in ("Pipfile", "Pipfile.lock") if n in names]
-    elif manager in ("uv", "poetry", "pdm"):
-        files = [n for n in ("pyproject.toml", lock or "") if n in names]
-    elif manager == "pip":
-        files = [
-            common.relative(d, rel) for rel in project.requirement_files if d == "." or rel.startswith(d + "/")
-        ]
+        files: list[str] = [n for n in ("Pipfile", "Pipfile.lock") if n in names]
+    elif manager in _LOCKS:
+        files = [n for n in ("pyproject.toml", _LOCKS[manager]) if n in names]
+    else:
+        inside = [rel for rel in project.requirement_files if d == "." or rel.startswith(d + "/")]
+        files = [common.relative(d, rel) for rel in inside]
         if _table(project.pyproject, "project") or not files:
             files += [n for n in ("pyproject.toml", "setup.py", "setup.cfg") if n in names]
-    facts.set("dependency_files", files or None)
+    facts.set("dependency_files", files or None, *[common.file_evidence(join(d, n)) for n in files])
 
 
-def _uv_workspace_root(repo: Repo, directory: str) -> str | None:
+def _uv_workspace_lock(repo: Repo, directory: str) -> str | None:
     """The uv.lock of a uv workspace that lists `directory` as a member."""
     for folder in list(common.ancestors(directory))[1:]:
-        data = repo.load_toml(join(folder, "pyproject.toml")) if repo.exists(join(folder, "pyproject.toml")) else None
-        members = _table(data, "tool", "uv", "workspace").get("members")
-        if isinstance(members, list) and repo.exists(join(folder, "uv.lock")):
-            inner = common.relative(folder, directory) if folder != "." else directory
-            if any(isinstance(m, str) and _glob_match(m, inner) for m in members):
+        if not repo.exists(join(folder, "uv.lock")) or not repo.exists(join(folder, "pyproject.toml")):
+            continue
+        members = _table(repo.load_toml(join(folder, "pyproject.toml")), "tool", "uv", "workspace")
+        inner = common.relative(folder, directory)
+        for pattern in members.get("members") or []:
+            regex = re.escape(str(pattern).strip("/")).replace(r"\*\*", ".*").replace(r"\*", "[^/]*")
+            if re.fullmatch(regex, inner):
                 return join(folder, "uv.lock")
     return None
 
 
-def _glob_match(pattern: str, path: str) -> bool:
-    regex = re.escape(pattern.strip("/")).replace(r"\*\*", ".*").replace(r"\*", "[^/]*")
-    return re.fullmatch(regex, path) is not None
-
-
 def _language_version(repo: Repo, project: _Project, facts: Facts) -> None:
+    """Pins in the folder, then pins above it (a monorepo's root), then manifest ranges."""
     d = project.directory
-    pin = common.find_upwards(repo, d, (".python-version",))
-    if pin:
-        first = next((ln.strip() for ln in (repo.read_text(pin) or "").splitlines() if ln.strip()), "")
-        if common.minor_version(first):
-            facts.set("language_version", common.minor_version(first), repo.evidence(pin, first))
-            return
-    runtime = join(d, "runtime.txt")
-    text = repo.read_text(runtime) if repo.exists(runtime) else None
-    if text and common.minor_version(text):
-        facts.set("language_version", common.minor_version(text), repo.evidence(runtime, text.strip()))
-        return
-    tools = common.find_upwards(repo, d, (".tool-versions",))
-    match = re.search(r"^python\s+(\S+)", repo.read_text(tools) or "", re.M) if tools else None
-    if tools and match and common.minor_version(match.group(1)):
-        facts.set("language_version", common.minor_version(match.group(1)), repo.evidence(tools, match.group(0)))
-        return
-    pipfile = join(d, "Pipfile")
+    for folder in common.ancestors(d):
+        for name in (".python-version", "runtime.txt", ".tool-versions"):
+            rel = join(folder, name)
+            if (name == "runtime.txt" and folder != d) or not repo.exists(rel):
+                continue
+            text = repo.read_text(rel) or ""
+            pattern = r"^python\s+(\S+)" if name == ".tool-versions" else r"^\s*(?:python-)?([^\s#]+)"
+            match = re.search(pattern, text, re.M)
+            if match and common.minor_version(match.group(1)):
+                evidence = common.evidence_at(rel, text, match.start(1))
+                facts.set("language_version", common.minor_version(match.group(1)), evidence)
+                return
+    pipfile = (
+        _table(repo.load_toml(join(d, "Pipfile")), "requires") if repo.exists(join(d, "Pipfile")) else {}
+    )
+    pyproject = join(d, "pyproject.toml")
     specs = [
-        (pipfile, re.compile(r"^python_(?:full_)?version\s*="), _pipfile_python(repo, pipfile)),
-        (join(d, "pyproject.toml"), re.compile(r"^requires-python\s*="),
-         _table(project.pyproject, "project").get("requires-python")),
-        (join(d, "pyproject.toml"), re.compile(r"^python\s*="),
-         _table(project.pyproject, "tool", "poetry", "dependencies").get("python")),
+        (join(d, "Pipfile"), r"^python_(?:full_)?version\s*=", pipfile.get("python_version")),
+        (join(d, "Pipfile"), r"^python_full_version\s*=", pipfile.get("python_full_version")),
+        (pyproject, r"^requires-python\s*=", _table(project.pyproject, "project").get("requires-python")),
+        (
+            pyproject,
+            r"^python\s*=",
+            _table(project.pyproject, "tool", "poetry", "dependencies").get("python"),
+        ),
     ]
     for rel, pattern, spec in specs:
         if isinstance(spec, str) and common.minor_version(spec):
-            facts.set("language_version", common.minor_version(spec), repo.evidence(rel, pattern))
+            facts.set("language_version", common.minor_version(spec), repo.evidence(rel, re.compile(pattern)))
             return
-
-
-def _pipfile_python(repo: Repo, rel: str) -> Any:
-    if not repo.exists(rel):
-        return None
-    requires = _table(repo.load_toml(rel), "requires")
-    return requires.get("python_version") or requires.get("python_full_version")
 
 
 # -- frameworks and start commands --------------------------------------------------------
@@ -280,9 +288,8 @@ def _framework(
 ) -> tuple[Strength, ComponentKind, list[_Worker]]:
     """Sets framework, start_command and port; returns (strength, kind, extra processes)."""
     workers = _celery(repo, project, sources)
-    if project.has("django") or repo.exists(join(project.directory, "manage.py")):
-        if _django(repo, project, facts):
-            return Strength.APP, "web", workers
+    if _django(repo, project, sources, facts):
+        return Strength.APP, "web", workers
     for name, finder in (("fastapi", _fastapi), ("flask", _flask), ("streamlit", _streamlit)):
         if project.has(name) and finder(repo, project, sources, facts):
             return Strength.APP, "web", workers
@@ -298,7 +305,7 @@ def _module(directory: str, rel: str) -> tuple[str, str | None]:
     inner = common.relative(directory, rel)[: -len(".py")]
     app_dir = None
     if inner.startswith("src/"):
-        inner, app_dir = inner[len("src/"):], "src"
+        inner, app_dir = inner[len("src/") :], "src"
     parts = inner.split("/")
     if parts[-1] == "__init__" and len(parts) > 1:
         parts = parts[:-1]
@@ -325,25 +332,29 @@ _CODE_PORT = re.compile(
 )
 
 
-def _port(repo: Repo, project: _Project, files: list[str], facts: Facts, server: str | None, default: int) -> int:
+def _port(
+    repo: Repo, project: _Project, files: list[str], facts: Facts, server: str | None, default: int
+) -> int:
     """The port from code or gunicorn.conf.py, else the server's convention (marked default)."""
     config = [join(project.directory, n) for n in ("gunicorn.conf.py", "gunicorn_config.py")]
     found = common.first(repo, [*config, *files], _CODE_PORT)
     if found:
-        port = int(found[1].group(1))
-        facts.set("port", port, found[2])
-        return port
+        facts.set("port", int(found[1].group(1)), found[2])
+        return int(found[1].group(1))
     if server and server in project.deps:
         facts.set("port", default, project.dep_evidence(repo, server, default=True))
     else:
-        facts.set("port", default, common.file_evidence(files[0] if files else project.directory, True))
+        basis = facts.evidence.get("framework") or [common.file_evidence(files[0] if files else "")]
+        facts.set("port", default, *[Evidence(e.file, e.line, e.text, default=True) for e in basis])
     return default
 
 
 def _server(project: _Project, asgi: bool) -> str | None:
-    if asgi:
-        return project.has(*_ASGI_SERVERS) or project.has("gunicorn")
-    return project.has(*_WSGI_SERVERS)
+    """The production server the project depends on; gunicorn runs ASGI apps through
+    uvicorn's worker class when both are there."""
+    if asgi and project.has("gunicorn") and project.has("uvicorn", "uvicorn-worker"):
+        return "gunicorn"
+    return project.has(*_ASGI_SERVERS) if asgi else project.has(*_WSGI_SERVERS)
 
 
 def _serve(
@@ -382,19 +393,21 @@ def _serve(
     port = _port(repo, project, files, facts, server, 8080 if server == "waitress" else 8000)
     call = "()" if factory and server in ("gunicorn", "hypercorn", "waitress") else ""
     target = f"{module}:{variable}{call}"
+    interface = "asgi" if asgi else "wsgi"
+    command = {
+        "uvicorn": f"uvicorn {target} --host 0.0.0.0 --port {port}",
+        "hypercorn": f"hypercorn {target} --bind 0.0.0.0:{port}",
+        "granian": f"granian --interface {interface} --host 0.0.0.0 --port {port} {target}",
+        "daphne": f"daphne -b 0.0.0.0 -p {port} {target}",
+        "gunicorn": f"gunicorn {target} --bind 0.0.0.0:{port}",
+        "waitress": f"waitress-serve --listen=0.0.0.0:{port} {target}",
+        "uwsgi": f"uwsgi --http 0.0.0.0:{port} --module {target}",
+    }[server]
     if server == "gunicorn" and asgi:
-        worker = "uvicorn.workers.UvicornWorker" if "uvicorn" in project.deps else "uvicorn_worker.UvicornWorker"
-        command = f"gunicorn {target} -k {worker} --bind 0.0.0.0:{port}"
-    else:
-        command = {
-            "uvicorn": f"uvicorn {target} --host 0.0.0.0 --port {port}",
-            "hypercorn": f"hypercorn {target} --bind 0.0.0.0:{port}",
-            "granian": f"granian --interface {'asgi' if asgi else 'wsgi'} --host 0.0.0.0 --port {port} {target}",
-            "daphne": f"daphne -b 0.0.0.0 -p {port} {target}",
-            "gunicorn": f"gunicorn {target} --bind 0.0.0.0:{port}",
-            "waitress": f"waitress-serve --listen=0.0.0.0:{port} {target}",
-            "uwsgi": f"uwsgi --http 0.0.0.0:{port} --module {target}",
-        }[server]
+        worker = (
+            "uvicorn.workers.UvicornWorker" if "uvicorn" in project.deps else "uvicorn_worker.UvicornWorker"
+        )
+        command += f" -k {worker}"
     if factory and server in ("uvicorn", "granian"):
         command += " --factory"
     if app_dir and server in ("uvicorn", "gunicorn"):
@@ -403,16 +416,17 @@ def _serve(
 
 
 def _fastapi(repo: Repo, project: _Project, sources: list[str], facts: Facts) -> bool:
-    return _framework_app(repo, project, sources, facts, "fastapi", "FastAPI", asgi=True)
+    return _framework_app(repo, project, sources, facts, ("fastapi", "FastAPI"), asgi=True)
 
 
 def _flask(repo: Repo, project: _Project, sources: list[str], facts: Facts) -> bool:
-    return _framework_app(repo, project, sources, facts, "flask", "Flask", asgi=False)
+    return _framework_app(repo, project, sources, facts, ("flask", "Flask"), asgi=False)
 
 
 def _framework_app(
-    repo: Repo, project: _Project, sources: list[str], facts: Facts, framework: str, constructor: str, asgi: bool
+    repo: Repo, project: _Project, sources: list[str], facts: Facts, names: tuple[str, str], asgi: bool
 ) -> bool:
+    framework, constructor = names
     found = _find_object(repo, sources, constructor)
     facts.set("framework", framework, found[2] if found else project.dep_evidence(repo, framework))
     if found is None:
@@ -421,7 +435,8 @@ def _framework_app(
     module, app_dir = _module(project.directory, rel)
     dev = None
     if framework == "flask":
-        dev = (f"flask --app {module}:{variable}{'()' if factory else ''} run --host 0.0.0.0 --port {{port}}", 5000)
+        app = f"{module}:{variable}{'()' if factory else ''}"
+        dev = (f"flask --app {app} run --host 0.0.0.0 --port {{port}}", 5000)
     files = [rel, *[s for s in sources if s != rel]]
     _serve(repo, project, (module, variable, factory), app_dir, asgi, files, facts, dev)
     _health(repo, files, facts)
@@ -435,9 +450,8 @@ def _streamlit(repo: Repo, project: _Project, sources: list[str], facts: Facts) 
     rel = common.relative(project.directory, found[0])
     facts.set("framework", "streamlit", found[2])
     port = _port(repo, project, [], facts, "streamlit", 8501)
-    facts.set(
-        "start_command", f"streamlit run {rel} --server.port {port} --server.address 0.0.0.0", found[2]
-    )
+    command = f"streamlit run {rel} --server.port {port} --server.address 0.0.0.0"
+    facts.set("start_command", command, found[2])
     return True
 
 
@@ -446,7 +460,7 @@ def _generic_app(repo: Repo, project: _Project, sources: list[str], facts: Facts
     server = project.has(*_ASGI_SERVERS, *_WSGI_SERVERS)
     if server is None:
         return False
-    pattern = re.compile(r"^(app|application|api|server)\s*(?::\s*[\w.]+\s*)?=\s*(?:[\w]+\.)*(\w+)\(", re.M)
+    pattern = re.compile(r"^(app|application|api|server)\s*(?::\s*[\w.]+\s*)?=\s*(?:\w+\.)*(\w+)\(", re.M)
     for rel, match, evidence in common.search(repo, sources[:20], pattern):
         framework, asgi = _APP_CLASSES.get(match.group(2), (None, server in _ASGI_SERVERS))
         if framework:
@@ -454,22 +468,27 @@ def _generic_app(repo: Repo, project: _Project, sources: list[str], facts: Facts
         module, app_dir = _module(project.directory, rel)
         files = [rel, *[s for s in sources if s != rel]]
         _serve(repo, project, (module, match.group(1), False), app_dir, asgi, files, facts)
-        facts.evidence["start_command"].insert(0, evidence)
+        if not framework:
+            facts.evidence["start_command"].insert(0, evidence)
         _health(repo, files, facts)
         return True
     return False
 
 
 def _script(repo: Repo, project: _Project, sources: list[str], facts: Facts) -> bool:
-    """A script run directly: `python main.py` or `python -m pkg`."""
+    """A script run directly: `python main.py` or `python -m pkg`. A package that publishes
+    console scripts is a command-line tool, not a service."""
+    if _table(project.pyproject, "project", "scripts") or _table(
+        project.pyproject, "tool", "poetry", "scripts"
+    ):
+        return False
     main_guard = re.compile(r"^if\s+__name__\s*==\s*[\"']__main__[\"']\s*:", re.M)
     for rel in sources[:20]:
         inner = common.relative(project.directory, rel)
-        text = repo.read_text(rel) or ""
-        if inner.endswith("__main__.py") and "/" in inner:
+        if inner.endswith("/__main__.py"):
             package = inner[: -len("/__main__.py")].removeprefix("src/").replace("/", ".")
             facts.set("start_command", f"python -m {package}", common.file_evidence(rel))
-        elif "/" not in inner and main_guard.search(text):
+        elif "/" not in inner and inner != "manage.py" and main_guard.search(repo.read_text(rel) or ""):
             facts.set("start_command", f"python {inner}", repo.evidence(rel, main_guard))
         else:
             continue
@@ -482,50 +501,50 @@ def _script(repo: Repo, project: _Project, sources: list[str], facts: Facts) -> 
 
 # -- Django and Celery ---------------------------------------------------------------------
 
+_SETTINGS = re.compile(r"""DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)["']""")
 
-def _django(repo: Repo, project: _Project, facts: Facts) -> bool:
+
+def _django(repo: Repo, project: _Project, sources: list[str], facts: Facts) -> bool:
     d = project.directory
-    manage = join(d, "manage.py")
-    settings_re = re.compile(r"""DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)["']""")
-    found = common.first(repo, [manage], settings_re)
+    manage = next((rel for rel in sources if rel.rsplit("/", 1)[-1] == "manage.py"), None)
+    found = common.first(repo, [manage], _SETTINGS) if manage else None
     if found is None and not project.has("django"):
         return False
     facts.set("framework", "django", found[2] if found else project.dep_evidence(repo, "django"))
+    base = common.parent(manage) if manage else d  # where manage.py runs from
+    app_dir = common.relative(d, base) if base != d else None
     package = found[1].group(1).split(".")[0] if found else None
-    wsgi = _django_module(repo, d, package, "wsgi", "get_wsgi_application")
-    asgi = _django_module(repo, d, package, "asgi", "get_asgi_application")
+    wsgi = _django_module(repo, base, package, "wsgi", "get_wsgi_application")
+    asgi = _django_module(repo, base, package, "asgi", "get_asgi_application")
     package = package or (wsgi or asgi or "").split(".")[0] or None
     wants_asgi = project.has("channels", "daphne") or (
         _server(project, asgi=False) is None and project.has(*_ASGI_SERVERS) is not None
     )
     module = asgi if wants_asgi and asgi else wsgi
+    run = f"python {common.relative(d, manage)}" if manage else None
     if module is not None:
-        files = [join(d, module.replace(".", "/") + ".py")]
-        dev = ("python manage.py runserver 0.0.0.0:{port}", 8000) if repo.exists(manage) else None
-        _serve(repo, project, (module, "application", False), None, module == asgi, files, facts, dev)
+        files = [join(base, module.replace(".", "/") + ".py")]
+        dev = (f"{run} runserver 0.0.0.0:{{port}}", 8000) if run else None
+        _serve(repo, project, (module, "application", False), app_dir, module == asgi, files, facts, dev)
     if package:
-        _django_health(repo, d, package, facts)
-    facts.set(
-        "migrate_command",
-        "python manage.py migrate --noinput" if repo.exists(manage) else None,
-        *facts.evidence["framework"],
-    )
-    if facts.get("migrate_command"):
+        _django_health(repo, join(base, f"{package}/urls.py"), facts)
+    if run:
+        facts.set("migrate_command", f"{run} migrate --noinput", *facts.evidence["framework"])
         facts.set("migration_tool", "django", *facts.evidence["framework"])
+        facts.set("test_command", f"{run} test", common.file_evidence(manage or ""))
     return True
 
 
-def _django_module(repo: Repo, directory: str, package: str | None, name: str, marker: str) -> str | None:
-    if package and repo.exists(join(directory, f"{package}/{name}.py")):
+def _django_module(repo: Repo, base: str, package: str | None, name: str, marker: str) -> str | None:
+    if package and repo.exists(join(base, f"{package}/{name}.py")):
         return f"{package}.{name}"
-    candidates = [rel for rel in common.source_files(repo, directory, (f"{name}.py",), limit=10)]
+    candidates = [rel for rel in common.source_files(repo, base, (f"/{name}.py",), limit=10)]
     found = common.first(repo, candidates, re.compile(marker))
-    return _module(directory, found[0])[0] if found else None
+    return _module(base, found[0])[0] if found else None
 
 
-def _django_health(repo: Repo, directory: str, package: str, facts: Facts) -> None:
+def _django_health(repo: Repo, urls: str, facts: Facts) -> None:
     """Health routes in the root URLconf (paths of included URLconfs are not resolved)."""
-    urls = join(directory, f"{package}/urls.py")
     route = re.compile(rf"""(?:re_)?path\(\s*r?["']\^?({common.HEALTH_PATH_RE[1:]})\$?["']""")
     include = re.compile(r"""(?:re_)?path\(\s*r?["']\^?([\w/-]*)\$?["']\s*,\s*include\(\s*["']health_check""")
     found = [(f"/{m.group(1)}", ev) for _, m, ev in common.search(repo, [urls], route)]
@@ -543,12 +562,12 @@ def _celery(repo: Repo, project: _Project, sources: list[str]) -> list[_Worker]:
     if found is None:
         return []
     rel, match, evidence = found
-    module, _ = _module(project.directory, rel)
-    if module.endswith(".celery"):
-        module = module[: -len(".celery")]
+    module, app_dir = _module(project.directory, rel)
+    module = module.removesuffix(".celery")
     if match.group(1) not in ("app", "celery"):
         module += f":{match.group(1)}"
-    return [_Worker("-worker", f"celery -A {module} worker --loglevel=INFO", evidence)]
+    command = f"celery -A {module} worker --loglevel=INFO" + (f" --workdir {app_dir}" if app_dir else "")
+    return [_Worker("-worker", command, evidence)]
 
 
 def _workers(main: Component, workers: list[_Worker]) -> list[Component]:
@@ -560,10 +579,17 @@ def _workers(main: Component, workers: list[_Worker]) -> list[Component]:
         evidence["framework"] = evidence["start_command"] = (worker.evidence,)
         out.append(
             Component(
-                name=worker.suffix, path=main.path, kind="worker", language=main.language,
-                language_version=main.language_version, framework="celery",
-                package_manager=main.package_manager, start_command=worker.start_command,
-                services=main.services, dependency_files=main.dependency_files, evidence=evidence,
+                name=worker.suffix,
+                path=main.path,
+                kind="worker",
+                language=main.language,
+                language_version=main.language_version,
+                framework="celery",
+                package_manager=main.package_manager,
+                start_command=worker.start_command,
+                services=main.services,
+                dependency_files=main.dependency_files,
+                evidence=evidence,
             )
         )
     return out
@@ -572,7 +598,7 @@ def _workers(main: Component, workers: list[_Worker]) -> list[Component]:
 # -- health, tests, lint, services, migrations --------------------------------------------
 
 _ROUTE = re.compile(
-    rf"""@(\w+)\.(?:get|head|route|api_route|api_view)\(\s*["']({common.HEALTH_PATH_RE})["']"""
+    rf"""@(\w+)\.(?:get|head|route|api_route)\(\s*["']({common.HEALTH_PATH_RE})["']"""
     rf"""|\.(?:add_url_rule|add_api_route|add_route)\(\s*["']({common.HEALTH_PATH_RE})["']"""
     rf"""|\b(?:Route|Mount)\(\s*["']({common.HEALTH_PATH_RE})["']"""
 )
@@ -580,6 +606,7 @@ _PREFIX = re.compile(r"""(\w+)\s*=\s*\w*(?:Router|Blueprint)\([^)]*?(?:url_)?pre
 
 
 def _health(repo: Repo, files: list[str], facts: Facts) -> None:
+    """Health routes declared on the app or on a router whose prefix is in the same file."""
     found = []
     for rel, match, evidence in common.search(repo, files[:30], _ROUTE):
         path = match.group(2) or match.group(3) or match.group(4)
@@ -595,6 +622,9 @@ def _test_and_lint(repo: Repo, project: _Project, facts: Facts) -> None:
     names = set(common.names_in(repo, d))
     tool = _table(project.pyproject, "tool")
     pyproject = join(d, "pyproject.toml")
+    configs = {
+        name: repo.read_text(join(d, name)) or "" for name in ("setup.cfg", "tox.ini") if name in names
+    }
     if "pytest" in tool:
         facts.set("test_command", "pytest", repo.evidence(pyproject, "[tool.pytest"))
     elif "pytest.ini" in names:
@@ -603,31 +633,32 @@ def _test_and_lint(repo: Repo, project: _Project, facts: Facts) -> None:
         facts.set("test_command", "pytest", project.dep_evidence(repo, "pytest"))
     elif "conftest.py" in names:
         facts.set("test_command", "pytest", common.file_evidence(join(d, "conftest.py")))
-    elif facts.get("framework") == "django" and "manage.py" in names:
-        facts.set("test_command", "python manage.py test", common.file_evidence(join(d, "manage.py")))
+    for name, text in configs.items():
+        if facts.get("test_command") != "pytest" and re.search(r"^\[(?:tool:)?pytest\]", text, re.M):
+            facts.set("test_command", "pytest", repo.evidence(join(d, name), re.compile(r"pytest\]")))
+    ruff = sorted(names & {"ruff.toml", ".ruff.toml"})
     if "ruff" in tool:
         facts.set("lint_command", "ruff check .", repo.evidence(pyproject, "[tool.ruff"))
-    elif names & {"ruff.toml", ".ruff.toml"}:
-        name = sorted(names & {"ruff.toml", ".ruff.toml"})[-1]
-        facts.set("lint_command", "ruff check .", common.file_evidence(join(d, name)))
+    elif ruff:
+        facts.set("lint_command", "ruff check .", common.file_evidence(join(d, ruff[-1])))
     elif project.has("ruff"):
         facts.set("lint_command", "ruff check .", project.dep_evidence(repo, "ruff"))
     elif ".flake8" in names:
         facts.set("lint_command", "flake8", common.file_evidence(join(d, ".flake8")))
     elif project.has("flake8"):
         facts.set("lint_command", "flake8", project.dep_evidence(repo, "flake8"))
-    else:
-        for name in ("setup.cfg", "tox.ini"):
-            if name in names and "[flake8]" in (repo.read_text(join(d, name)) or ""):
-                facts.set("lint_command", "flake8", repo.evidence(join(d, name), "[flake8]"))
-                break
+    for name, text in configs.items():
+        if "[flake8]" in text:
+            facts.setdefault("lint_command", "flake8", repo.evidence(join(d, name), "[flake8]"))
 
 
 def _services(repo: Repo, project: _Project, sources: list[str], facts: Facts) -> None:
     for name in sorted(project.deps):
         if name in _SERVICE_DEPS:
             facts.add_service(_SERVICE_DEPS[name], project.dep_evidence(repo, name))
-    engine = re.compile(r"django\.db\.backends\.(postgresql|mysql)|django\.contrib\.gis\.db\.backends\.postgis")
+    engine = re.compile(
+        r"django\.db\.backends\.(postgresql|mysql)|django\.contrib\.gis\.db\.backends\.postgis"
+    )
     settings = [rel for rel in sources if "settings" in rel][:10]
     for _, match, evidence in common.search(repo, settings, engine):
         facts.add_service("mysql" if match.group(1) == "mysql" else "postgres", evidence)

@@ -17,7 +17,9 @@ from deploysmith.repo import Repo, join
 MARKERS: tuple[str, ...] = ("index.html", "index.htm")
 
 # Folders whose index.html is a template, a report or a server's asset, not a site.
-_NOT_SITES = frozenset({"templates", "template", "views", "layouts", "partials", "htmlcov", "coverage", "_layouts"})
+_NOT_SITES = frozenset(
+    {"templates", "template", "views", "layouts", "partials", "htmlcov", "coverage", "_layouts"}
+)
 
 
 def detect(repo: Repo, directory: str) -> Detection | None:

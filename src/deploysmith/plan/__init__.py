@@ -70,7 +70,7 @@ def build_plan(stack: Stack, requirements: Requirements) -> Plan:
     notes: list[str] = list(stack.warnings)
     images, image_of = _plan_images(components, notes)
     workloads = tuple(
-        _plan_workload(component, image_of[component.name], requirements, notes)
+        _plan_workload(component, image_of[component.name], _image_secrets(components, component), requirements, notes)
         for component in components
         if component.name in image_of
     )
@@ -90,6 +90,11 @@ def build_plan(stack: Stack, requirements: Requirements) -> Plan:
     if requirements.compliance != "none":
         notes.append(
             f"compliance profile {requirements.compliance} is recorded; its controls are not rendered by this version"
+        )
+    if requirements.gitops and not stack.git_remote:
+        notes.append(
+            "GitOps needs the repository's URL for the Argo CD Applications; no git remote was found, "
+            "so deploy/gitops/ holds a placeholder repoURL to replace"
         )
     if stack.ci_platform and stack.ci_platform != requirements.ci:
         notes.append(f"the repository uses {stack.ci_platform} CI; this kit renders {requirements.ci}")
@@ -140,8 +145,22 @@ def _plan_images(
     return tuple(images), image_of
 
 
+def _image_secrets(components: tuple[Component, ...], component: Component) -> tuple[str, ...]:
+    """Secret env vars for a component: those of every component built from the same path,
+    because they run the same code and settings (a Celery worker loads Django's settings,
+    so it needs Django's SECRET_KEY and the web process's database URL)."""
+    keys: set[str] = set()
+    for other in components:
+        if other.path != component.path:
+            continue
+        keys.update(SERVICE_ENV[service] for service in other.services if service in SERVICE_ENV)
+        if other.framework in FRAMEWORK_SECRET_ENV:
+            keys.add(FRAMEWORK_SECRET_ENV[other.framework])
+    return tuple(sorted(keys))
+
+
 def _plan_workload(
-    component: Component, image: str, requirements: Requirements, notes: list[str]
+    component: Component, image: str, secret_env: tuple[str, ...], requirements: Requirements, notes: list[str]
 ) -> Workload:
     runtime = runtime_for(component)
     assert runtime is not None  # images were only planned for components with a runtime
@@ -159,12 +178,6 @@ def _plan_workload(
             migrate = component.migrate_command
         elif requirements.migrations != "none":
             migrate = requirements.migrations
-    secret_env = tuple(
-        sorted(
-            {SERVICE_ENV[service] for service in component.services if service in SERVICE_ENV}
-            | ({FRAMEWORK_SECRET_ENV[component.framework]} if component.framework in FRAMEWORK_SECRET_ENV else set())
-        )
-    )
     return Workload(
         component=component,
         image=image,

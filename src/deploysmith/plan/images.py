@@ -1,10 +1,11 @@
 """Base images per language: which build and runtime images, which numeric user, and
 whether the root filesystem can be read-only.
 
-The tags come from the official images' library files as of BASE_IMAGES_CHECKED; they
-are pinned to a minor line (never `latest`), and users override them with the Dockerfile's
-build arguments. Version lines not in the table fall back to the newest listed line, and
-the plan says so.
+The tags come from the official images' library files as of BASE_IMAGES_CHECKED (every
+tag this table can produce exists there: tests/render/test_dockerfile.py checks them
+against the recorded data); they are pinned to a minor line (never `latest`), and users
+override them with the Dockerfile's build arguments. Version lines not in the table fall
+back to the newest listed line, and the plan says so.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from dataclasses import dataclass
 from deploysmith.model import Component, Image
 
 BASE_IMAGES_CHECKED = "2026-08-21"
+# Build images for Java/Kotlin projects without a Maven or Gradle wrapper: the official
+# maven and gradle images carry the tool on the same Temurin JDK line.
+MAVEN_LINE = "3.9"
+GRADLE_LINE = "9.7"
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,8 @@ def version_line(runtime: Runtime, wanted: str | None) -> tuple[str, str]:
             f"the repository declares {wanted}, which has no current official image line; "
             f"{runtime.versions[0]} is the newest line — check compatibility",
         )
-    return runtime.versions[0], f"no version declared in the repository; {runtime.versions[0]} is the newest line"
+    newest = runtime.versions[0]
+    return newest, f"no version declared in the repository; {newest} is the newest line"
 
 
 def plan_image(name: str, context: str, components: tuple[Component, ...]) -> Image | None:
@@ -128,6 +134,11 @@ def plan_image(name: str, context: str, components: tuple[Component, ...]) -> Im
         build = None
     else:
         build = runtime.build.format(v=line)
+    reasons = [runtime.why]
+    jvm_build = _jvm_build_tool_image(lead, line) if lead.language in ("java", "kotlin") else None
+    if jvm_build is not None:
+        build, why_tool = jvm_build
+        reasons.append(why_tool)
     dockerfile = "Dockerfile" if context == "." else f"{context}/Dockerfile"
     return Image(
         name=name,
@@ -138,6 +149,25 @@ def plan_image(name: str, context: str, components: tuple[Component, ...]) -> Im
         runtime_base=runtime.runtime.format(v=line),
         uid=runtime.uid,
         read_only_root=runtime.read_only_root,
-        reasons=(runtime.why, f"version: {why_version} (tags checked {BASE_IMAGES_CHECKED})."),
+        reasons=(*reasons, f"version: {why_version} (tags checked {BASE_IMAGES_CHECKED})."),
         components=tuple(component.name for component in components),
     )
+
+
+def _jvm_build_tool_image(lead: Component, line: str) -> tuple[str, str] | None:
+    """The maven/gradle image when the repository has no wrapper to bring its own tool."""
+    files = lead.dependency_files
+    gradle = lead.package_manager == "gradle" or any(f.startswith("build.gradle") for f in files)
+    if gradle and "gradlew" not in files:
+        return (
+            f"gradle:{GRADLE_LINE}-jdk{line}-noble",
+            f"No Gradle wrapper in the repository: the build stage uses the official gradle "
+            f"image ({GRADLE_LINE} line) on the same JDK.",
+        )
+    if not gradle and lead.package_manager in (None, "maven") and "mvnw" not in files:
+        return (
+            f"maven:{MAVEN_LINE}-eclipse-temurin-{line}-noble",
+            f"No Maven wrapper in the repository: the build stage uses the official maven image "
+            f"({MAVEN_LINE} line) on the same JDK.",
+        )
+    return None

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from deploysmith.cli import main_entry
+
+main_entry()

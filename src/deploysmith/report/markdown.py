@@ -1,0 +1,35 @@
+"""Markdown report for pull-request comments: a heading with the counts and one table row
+per finding, the rule linked to its documentation page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from deploysmith.audit.base import Rule
+from deploysmith.audit.rules_index import help_path
+from deploysmith.model import Finding
+from deploysmith.report.summary import summarize
+from deploysmith.report.text import location
+
+_ICONS = {"error": "🔴 error", "warning": "🟡 warning", "info": "🔵 info"}
+
+
+def _cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def render(findings: Sequence[Finding], rules: Sequence[Rule] = (), *, help_base: str = "") -> str:
+    """`help_base` prefixes the docs/rules links (e.g. a repository URL ending in "/blob/main/")."""
+    summary = summarize(findings)
+    lines = [f"### deploysmith audit: {summary.sentence()}", ""]
+    if not findings:
+        return "\n".join(lines)
+    slugs = {rule.id: rule.slug for rule in rules}
+    lines += ["| Severity | Rule | Location | Message |", "| --- | --- | --- | --- |"]
+    for f in findings:
+        rule = f"[{f.rule}]({help_base}{help_path(f.rule)})"
+        if f.rule in slugs:
+            rule += f" `{slugs[f.rule]}`"
+        lines.append(f"| {_ICONS[f.severity]} | {rule} | `{_cell(location(f))}` | {_cell(f.message)} |")
+    lines.append("")
+    return "\n".join(lines)
