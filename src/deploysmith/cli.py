@@ -44,6 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--yes", "-y", action="store_true", help="never prompt; take defaults")
     init.add_argument("--force", action="store_true",
                       help="write even when verification finds errors (not recommended)")
+
+    audit = commands.add_parser("audit", help="check a repository's deployment files against the quality gates")
+    audit.add_argument("path", nargs="?", default=".")
+    audit.add_argument("--format", choices=("text", "json", "sarif", "markdown"), default="text")
+    audit.add_argument("--fail-on", choices=("error", "warning", "info"), default="error",
+                       help="exit 1 when a finding is at or above this severity (default: error)")
+    audit.add_argument("--color", action=argparse.BooleanOptionalAction, default=None,
+                       help="colour the text report (default: when stdout is a terminal)")
+
+    rules = commands.add_parser("rules", help="list the audit rules, or print one rule's page")
+    rules.add_argument("rule", nargs="?", help="a rule id (DS-K8S-003) or slug")
     return parser
 
 
@@ -88,7 +99,7 @@ def _dispatch(argv: list[str]) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    handler = {"detect": _detect, "plan": _plan, "init": _init}[args.command]
+    handler = {"detect": _detect, "plan": _plan, "init": _init, "audit": _audit, "rules": _rules}[args.command]
     return handler(args)
 
 
@@ -165,6 +176,32 @@ def _init(args: argparse.Namespace) -> int:
         elif change.kind == "stale":
             output.warn(f"{change.path}: {change.reason}")
     output.info(f"deploysmith: {result.summary.headline()} ({root})")
+    return EXIT_OK
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from deploysmith.audit import AuditConfig, audit_repo, exit_code
+    from deploysmith.plan.requirements import load_config_section
+    from deploysmith.repo import Repo
+    from deploysmith.report import render
+
+    repo = Repo.open(args.path)
+    config = AuditConfig.from_mapping(load_config_section(Path(args.path), "audit"))
+    findings = audit_repo(repo, config)
+    for warning in repo.warnings:
+        output.warn(warning)
+    color = sys.stdout.isatty() if args.color is None else args.color
+    output.out(render(args.format, findings, color=color))
+    return exit_code(findings, args.fail_on)
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from deploysmith.audit import all_rules, rule_page
+
+    if args.rule:
+        output.out(rule_page(args.rule))
+        return EXIT_OK
+    output.out("\n".join(f"{rule.id}  {rule.severity:<7}  {rule.slug}: {rule.summary}" for rule in all_rules()))
     return EXIT_OK
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from deploysmith.model import Component, Plan, Stack
+from deploysmith.model import Component, EnvironmentPlan, Plan, Stack
 
 _FACTS = (
     "language", "language_version", "framework", "package_manager", "start_command", "port",
@@ -130,7 +130,7 @@ def plan_text(plan: Plan) -> str:
     lines.append("")
     lines.append("Environments:")
     for env in plan.environments:
-        gate = "automatic" if env.auto_deploy else "after approval"
+        gate = _deploy_words(plan, env)
         lines.append(
             f"  {env.name}: namespace {env.namespace}, host {env.host}, replicas {env.min_replicas}-"
             f"{env.max_replicas}, requests {env.cpu_request}/{env.memory_request}, limits "
@@ -173,7 +173,7 @@ def plan_markdown(plan: Plan, heading_level: int = 1) -> str:
     lines.append("| Environment | Namespace | Host | Replicas | Requests | Limits | Deploy |")
     lines.append("|---|---|---|---|---|---|---|")
     for env in plan.environments:
-        gate = "automatic" if env.auto_deploy else "after approval"
+        gate = _deploy_words(plan, env)
         lines.append(
             f"| {env.name} | `{env.namespace}` | `{env.host}` | {env.min_replicas}–{env.max_replicas} | "
             f"{env.cpu_request} / {env.memory_request} | {env.cpu_limit} / {env.memory_limit} | {gate} |"
@@ -192,6 +192,15 @@ def plan_markdown(plan: Plan, heading_level: int = 1) -> str:
         lines.extend(f"- {note}" for note in plan.notes)
         lines.append("")
     return "\n".join(lines)
+
+
+def _deploy_words(plan: Plan, env: EnvironmentPlan) -> str:
+    if env.name == "prod":
+        return "by the pipeline, after approval"
+    preprod = plan.preprod()
+    if preprod is not None and preprod.name == env.name:
+        return "by the pipeline, automatically"
+    return "by hand (RUNBOOK.md)"
 
 
 def _cell(text: str) -> str:

@@ -284,6 +284,13 @@ class Plan:
                 return stage
         raise KeyError(stage_id)
 
+    def preprod(self) -> EnvironmentPlan | None:
+        """The environment the Deploy Staging stage targets: staging, else the first
+        non-production one; None when only prod is requested."""
+        return self.environment("staging") or next(
+            (env for env in self.environments if env.name != "prod"), None
+        )
+
     def environment(self, name: str) -> EnvironmentPlan | None:
         for env in self.environments:
             if env.name == name:

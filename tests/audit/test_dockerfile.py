@@ -167,8 +167,8 @@ def test_pip_cache(text: str, expected: list[tuple[str, int]]) -> None:
         ("FROM a:1\nCOPY --from=build . .\nRUN npm ci\n", []),
         ("FROM a:1\nCOPY . .\nRUN make\n", []),
         # the uv pattern: dependencies first, then the project itself after the source
-        ("FROM a:1\nCOPY uv.lock pyproject.toml ./\nRUN uv sync --no-install-project\nCOPY . .\nRUN uv sync\n", []),
-        ("FROM a:1 AS deps\nCOPY package.json ./\nRUN npm ci\nFROM deps AS build\nCOPY . .\nRUN npm ci\n", []),
+        ("FROM a:1\nCOPY uv.lock ./\nRUN uv sync --no-install-project\nCOPY . .\nRUN uv sync\n", []),
+        ("FROM a:1 AS deps\nCOPY package.json ./\nRUN npm ci\nFROM deps AS b\nCOPY . .\nRUN npm ci\n", []),
     ],
 )
 def test_copy_before_deps(text: str, expected: list[tuple[str, int]]) -> None:
@@ -184,6 +184,7 @@ def test_copy_before_deps(text: str, expected: list[tuple[str, int]]) -> None:
         ("FROM golang:1.25 AS build\nFROM scratch\n", []),
         ("FROM golang:1.25 AS build\nFROM gcr.io/distroless/static-debian13:nonroot\n", []),
         ("FROM gcr.io/distroless/python3-debian13\n", [("DS-DOCKER-009", 1)]),
+        ("FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble-chiseled\n", []),
     ],
 )
 def test_no_healthcheck(text: str, expected: list[tuple[str, int]]) -> None:

@@ -216,7 +216,7 @@ def test_audit_repo_reads_the_repository(tmp_path: Path) -> None:
         ("DS-META-002", "deploy/Dockerfile.worker", None),
     ]
     assert findings[-1].message == (
-        "cannot parse: binary content where text was expected; skipped; no rule checked this file"
+        "cannot parse: binary content where text was expected; no rule checked this file"
     )
 
 

@@ -61,7 +61,8 @@ def test_probes_for_containers_that_take_traffic() -> None:
 
 def test_missing_probe_message_names_what_is_missing() -> None:
     text = workload(
-        container="\n          ports: [{containerPort: 80}]\n          readinessProbe: {tcpSocket: {port: 80}}"
+        container="\n          ports: [{containerPort: 80}]"
+        "\n          readinessProbe: {tcpSocket: {port: 80}}"
     )
     (finding,) = [f for f in run_family("kubernetes", {"a.yaml": text}) if f.rule == "DS-K8S-001"]
     assert finding.message.startswith("Deployment api: container api has no livenessProbe;")

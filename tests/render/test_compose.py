@@ -108,6 +108,8 @@ def test_services(case: str) -> None:
         for name in component.services:
             if name in BACKING:
                 assert service["depends_on"][name] == {"condition": "service_healthy"}
+        for name in service.get("depends_on", {}):
+            assert name in services
         for name, value in service.get("environment", {}).items():
             assert isinstance(value, str) and value
             if "://" in value:
@@ -116,7 +118,10 @@ def test_services(case: str) -> None:
         for name in workload.secret_env:
             if name in service.get("environment", {}):
                 continue
-            assert any(s not in BACKING for s in component.services), f"{name} has no local value"
+            image_services = {
+                s for w in plan.workloads if w.image == workload.image for s in w.component.services
+            }
+            assert image_services - set(BACKING), f"{name} has no local value"
         if workload.migrate_command:
             (migrate,) = [n for n in services if n.endswith("migrate")]
             assert service["depends_on"][migrate] == {"condition": "service_completed_successfully"}

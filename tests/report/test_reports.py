@@ -9,7 +9,18 @@ import pytest
 from deploysmith.audit import all_rules, get_rule, verify
 from deploysmith.errors import DeploysmithError
 from deploysmith.model import Finding, RenderedFile
-from deploysmith.report import FORMATS, json, markdown, render, sarif, text
+from deploysmith.report import (
+    FORMATS,
+    format_json,
+    format_markdown,
+    format_sarif,
+    format_text,
+    json,
+    markdown,
+    render,
+    sarif,
+    text,
+)
 
 SARIF_SCHEMA = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "schemastore" / "sarif-2.1.0.json"
 
@@ -148,3 +159,10 @@ def test_render_rejects_unknown_format() -> None:
     with pytest.raises(DeploysmithError) as error:
         render("xml", FINDINGS)
     assert str(error.value) == "--format xml: use one of text, json, sarif, markdown"
+
+
+def test_one_function_per_format() -> None:
+    assert format_text(FINDINGS, color=True) == text.render(FINDINGS, color=True)
+    assert format_json(FINDINGS) == json.render(FINDINGS)
+    assert format_sarif(FINDINGS) == sarif.render(FINDINGS)
+    assert format_markdown(FINDINGS) == markdown.render(FINDINGS, all_rules())

@@ -40,7 +40,7 @@ class TextFile:
 
 @dataclass(frozen=True)
 class Suppression:
-    """`# deploysmith: ignore[DS-XXX-NNN] reason` on `line`; covers that line and the next,
+    """An inline `deploysmith: ignore[<rule ids>] <reason>` comment on `line`; covers that line and the next,
     and findings about the whole file when it sits in the file's leading comment block."""
 
     path: str

@@ -268,8 +268,9 @@ def _copy_before_deps(fs: FileSet) -> Iterator[Hit]:
 
 # -- DS-DOCKER-009 ----------------------------------------------------------------------------
 
-# Final images with neither a shell nor a language runtime to run a check with.
-_NO_SHELL_BASE = re.compile(r"^scratch$|distroless/(?:static|base|cc)(?:[-:@]|$)", re.IGNORECASE)
+# Final images with neither a shell nor a runtime that can run an inline check: scratch,
+# distroless static/base/cc, .NET chiseled (the runtime cannot run a script without an app).
+_NO_SHELL_BASE = re.compile(r"^scratch$|distroless/(?:static|base|cc)(?:[-:@]|$)|chiseled", re.IGNORECASE)
 
 
 def _no_healthcheck(fs: FileSet) -> Iterator[Hit]:

@@ -142,7 +142,7 @@ def audit_files(
     config = config or AuditConfig()
     sources = [_Source(f.path, f.content) for f in files if not config.excludes(f.path)]
     paths = frozenset(f.path for f in files)
-    return run(build(sources, paths, mode, families), config, families)
+    return run(build(sources, paths, mode), config, families)
 
 
 def audit_repo(repo: Repo, config: AuditConfig | None = None) -> tuple[Finding, ...]:
@@ -157,11 +157,15 @@ def audit_repo(repo: Repo, config: AuditConfig | None = None) -> tuple[Finding, 
         problem = ""
         if text is None:
             problem = next(
-                (w.split(": ", 1)[1] for w in reversed(repo.warnings) if w.startswith(f"{rel}: ")),
+                (
+                    w.split(": ", 1)[1].removesuffix("; skipped")
+                    for w in reversed(repo.warnings)
+                    if w.startswith(f"{rel}: ")
+                ),
                 "cannot read it as text",
             )
         sources.append(_Source(rel, text, problem))
-    return run(build(sources, frozenset(repo.files), "audit", FAMILIES), config, FAMILIES)
+    return run(build(sources, frozenset(repo.files), "audit"), config, FAMILIES)
 
 
 def exit_code(findings: Iterable[Finding], fail_on: str) -> int:
@@ -186,9 +190,9 @@ _K8S_HINT = re.compile(r"^apiVersion:.*^kind:|^kind:.*^apiVersion:", re.MULTILIN
 _UNCHECKED = "; no rule checked this file"
 
 
-def build(
-    sources: Sequence[_Source], paths: frozenset[str], mode: Mode, families: Mapping[str, ModuleType]
-) -> FileSet:
+def build(sources: Sequence[_Source], paths: frozenset[str], mode: Mode) -> FileSet:
+    """Read and parse every source once; what cannot be read or parsed becomes a problem
+    (DS-META-002) instead of an exception."""
     texts: list[TextFile] = []
     dockerfiles: list[Dockerfile] = []
     workflow_list: list[Workflow] = []
@@ -252,7 +256,7 @@ def build(
         kustomize_images=frozenset(name for k in kustomizations for name in k.images()),
         suppressions=tuple(found),
         problems=tuple(problems),
-        known_rules=frozenset(rule.id for rule in family_rules(families)) | _RULE_IDS,
+        known_rules=_RULE_IDS,
     )
 
 

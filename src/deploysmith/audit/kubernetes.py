@@ -2,10 +2,13 @@
 
 Applies to YAML files outside .github/workflows; a document is a Kubernetes object when it
 has `apiVersion` and `kind`. Workload rules read the pod template of Deployments,
-StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs and Argo Rollouts. Rules that relate
-objects (PDB, HPA, Service selectors, kustomize image rewrites) look across the whole set.
-Helm chart templates (`templates/*.yaml` with `{{ }}`) are skipped: they are not YAML
-until rendered.
+StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs and Argo Rollouts.
+
+Rules judge what is applied, not file by file: each kustomize build (kustomize.py: an
+overlay with its bases and patches) is one unit, and manifests that no kustomization
+includes are another. Rules that relate objects (PDB, HPA, Service selectors) look inside
+one unit. Helm chart templates (`templates/*.yaml` with `{{ }}`) are skipped: they are not
+YAML until rendered.
 """
 
 from __future__ import annotations
@@ -334,7 +337,7 @@ def _service_orphan(fs: FileSet, unit: Unit) -> Iterator[Hit]:
         shown = ", ".join(f"{key}={value}" for key, value in sorted(selector.items()))
         yield _hit(
             at(spec, "selector"),
-            f"{obj.label} selects {shown} but no pod template in this set has those labels; "
+            f"{obj.label} selects {shown} but no pod template deployed with it has those labels; "
             "it will have no endpoints",
         )
 

@@ -91,6 +91,7 @@ def build_plan(stack: Stack, requirements: Requirements) -> Plan:
         notes.append(
             f"compliance profile {requirements.compliance} is recorded; its controls are not rendered by this version"
         )
+    notes.extend(_environment_notes(requirements))
     if requirements.gitops and not stack.git_remote:
         notes.append(
             "GitOps needs the repository's URL for the Argo CD Applications; no git remote was found, "
@@ -110,6 +111,23 @@ def build_plan(stack: Stack, requirements: Requirements) -> Plan:
         decisions=decisions,
         notes=tuple(notes),
     )
+
+
+def _environment_notes(requirements: Requirements) -> list[str]:
+    """What the pipeline leaves out when an environment is not requested."""
+    envs = requirements.environments
+    notes = []
+    pre_prod = [env for env in envs if env != "prod"]
+    if "prod" not in envs:
+        notes.append("no prod environment requested: Approval, Deploy Prod and Verify are left out of the pipeline")
+    if not pre_prod:
+        notes.append(
+            "no pre-production environment requested: Deploy Staging and Integration Test are left out, "
+            "so production is the first place a build runs"
+        )
+    elif "staging" not in envs:
+        notes.append(f"no staging environment requested: Deploy Staging and Integration Test use {pre_prod[0]}")
+    return notes
 
 
 def _app_name(stack: Stack, components: tuple[Component, ...]) -> str:
@@ -238,7 +256,7 @@ def _plan_environment(stack: Stack, requirements: Requirements, env: str, family
         memory_request=memory_request,
         cpu_limit=cpu_limit,
         memory_limit=memory_limit,
-        auto_deploy=env != "prod",
+        auto_deploy=env != "prod",  # no approval gate; whether CI deploys it is the pipeline's call
     )
 
 
@@ -255,7 +273,10 @@ def _decisions(
         "ci", requirements.ci,
         f"{requirements.ci}: {_source_words(source.get('ci', 'default'))}.",
     ))
-    registry = requirements.registry or "ghcr.io/<owner>/<repo>"
+    remote = stack.git_remote or ""
+    registry = requirements.registry or (
+        f"ghcr.io/{remote.split('/', 1)[1].lower()}" if remote.startswith("github.com/") else "ghcr.io/<owner>/<repo>"
+    )
     decisions.append(Decision(
         "registry", registry,
         "the registry given" if requirements.registry else
@@ -279,7 +300,8 @@ def _decisions(
     decisions.append(Decision(
         "delivery", "gitops" if requirements.gitops else "imperative",
         "CI commits the new image digest to the overlay and the cluster's GitOps controller applies it; "
-        "CI holds no cluster credentials" if requirements.gitops else
+        "CI has no write access to the cluster (it reads rollout status with a short-lived token)"
+        if requirements.gitops else
         "CI applies the Kustomize overlay with short-lived cluster credentials and waits for the rollout",
     ))
     decisions.append(Decision(

@@ -57,8 +57,18 @@ Asker = Callable[[Question, str], str]
 
 
 def load_config(root: Path) -> Mapping[str, Any]:
-    """The committed deploysmith.yaml as a mapping ({} when absent). Malformed is an error:
-    the user committed it, so guessing around it would hide their intent."""
+    """The requirement settings of the committed deploysmith.yaml ({} when absent)."""
+    return {key: value for key, value in _read_config(root).items() if key in CONFIG_KEYS}
+
+
+def load_config_section(root: Path, section: str) -> Any:
+    """Another command's section of deploysmith.yaml (e.g. "audit"), None when absent."""
+    return _read_config(root).get(section)
+
+
+def _read_config(root: Path) -> dict[str, Any]:
+    """The whole file, checked. Malformed is an error: the user committed it, so guessing
+    around it would hide their intent."""
     path = root / CONFIG_FILE
     if not path.is_file():
         return {}
@@ -88,7 +98,7 @@ def load_config(root: Path) -> Mapping[str, Any]:
         raise DeploysmithError(
             f"{CONFIG_FILE}: unknown setting {unknown[0]!r}; known: {', '.join(CONFIG_KEYS)}"
         )
-    return {key: value for key, value in data.items() if key in CONFIG_KEYS}
+    return data
 
 
 def defaults(stack: Stack) -> tuple[Requirements, dict[str, str]]:

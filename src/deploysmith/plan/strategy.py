@@ -26,7 +26,7 @@ def choose_strategy(stack: Stack, requirements: Requirements) -> Decision:
     if requirements.zero_downtime:
         reason += (
             " Zero downtime holds because new pods must pass readiness before old ones stop "
-            "(maxUnavailable 0, maxSurge 1), and a preStop delay lets load balancers drain."
+            "(maxUnavailable 0, maxSurge 25%), and a preStop delay lets load balancers drain."
         )
     else:
         reason += " Zero downtime was not required, but the same safe rollout settings cost nothing."

@@ -129,10 +129,10 @@ def compose_text(plan: Plan) -> str:
         data["volumes"] = _note(
             volumes, "Named volumes keep the databases' data across `docker compose down` (add -v to wipe)."
         )
-    return yamlout.dump(data, header=_header(plan, notes))
+    return yamlout.dump(data, header=_header(notes))
 
 
-def _header(plan: Plan, notes: list[str]) -> str:
+def _header(notes: list[str]) -> str:
     lines = [
         header("local development with Docker Compose"),
         "",
@@ -143,7 +143,8 @@ def _header(plan: Plan, notes: list[str]) -> str:
         "Backing-service images are official images pinned to a version line "
         f"(tags checked {BASE_IMAGES_CHECKED}).",
     ]
-    lines.extend(f"NOTE: {note}" for note in notes)
+    for note in notes:
+        lines.extend(textwrap.wrap(f"NOTE: {note}", 96, break_on_hyphens=False))
     return "\n".join(lines)
 
 
@@ -183,10 +184,22 @@ def _backing_service(name: str, spec: Backing) -> yamlout.Commented:
     )
 
 
-def _environment(workload: Workload, backing: tuple[str, ...]) -> dict[str, str]:
+def _services_used(ctx: ImageContext, workload: Workload, backing: tuple[str, ...]) -> tuple[str, ...]:
+    """Backing services this workload talks to: its own, and those of the components built
+    from the same image whose address it reads (a Celery worker loads the web's settings)."""
     component = workload.component
+    return tuple(
+        service for service in ctx.services
+        if service in backing
+        and (service in component.services or SERVICE_ENV.get(service) in workload.secret_env)
+    )
+
+
+def _environment(ctx: ImageContext, workload: Workload, backing: tuple[str, ...]) -> dict[str, str]:
+    """Local values for what the deployed workload reads from its Secret (Workload.secret_env),
+    plus the framework's own names for a database address."""
+    services = _services_used(ctx, workload, backing)
     env: dict[str, str] = {}
-    services = [s for s in component.services if s in backing]
     for service in services:
         name = SERVICE_ENV.get(service)
         if name:
@@ -194,7 +207,7 @@ def _environment(workload: Workload, backing: tuple[str, ...]) -> dict[str, str]
     for name in workload.secret_env:
         if name in LOCAL_SECRETS:
             env.setdefault(name, LOCAL_SECRETS[name])
-    framework = component.framework
+    framework = workload.component.framework
     if framework == "spring-boot":
         for service in services:
             if service in SPRING_JDBC:
@@ -228,11 +241,12 @@ def _source(ctx: ImageContext) -> str:
     return "." if context in ("", ".") else "./" + context
 
 
-def _depends(workload: Workload, backing: tuple[str, ...], migrate: str | None) -> dict[str, Any]:
-    depends: dict[str, Any] = {}
-    for service in workload.component.services:
-        if service in backing:
-            depends[service] = {"condition": "service_healthy"}
+def _depends(
+    ctx: ImageContext, workload: Workload, backing: tuple[str, ...], migrate: str | None
+) -> dict[str, Any]:
+    depends: dict[str, Any] = {
+        service: {"condition": "service_healthy"} for service in _services_used(ctx, workload, backing)
+    }
     if migrate:
         depends[migrate] = {"condition": "service_completed_successfully"}
     return depends
@@ -275,12 +289,12 @@ def _app_service(
             host += 1
         used_ports.add(host)
         service["ports"] = _note([f"127.0.0.1:{host}:{port}"], "Published on localhost only.")
-    env = _environment(workload, backing)
+    env = _environment(ctx, workload, backing)
     if env:
         service["environment"] = _note(
             env, "Local-only values for what the deployed app reads from its Secret."
         )
-    depends = _depends(workload, backing, migrate)
+    depends = _depends(ctx, workload, backing, migrate)
     if depends:
         service["depends_on"] = depends
     if worker:
@@ -348,10 +362,10 @@ def _migrate_service(
         ),
         "restart": "no",
     }
-    env = _environment(workload, backing)
+    env = _environment(ctx, workload, backing)
     if env:
         service["environment"] = env
-    depends = _depends(workload, backing, None)
+    depends = _depends(ctx, workload, backing, None)
     if depends:
         service["depends_on"] = depends
     service["healthcheck"] = {"disable": True}

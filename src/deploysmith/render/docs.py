@@ -8,6 +8,7 @@ from deploysmith import __version__
 from deploysmith.describe import plan_markdown
 from deploysmith.model import EnvironmentPlan, Plan, RenderedFile, Workload
 from deploysmith.render.common import BASE_DIR, DOCS_DIR, GITOPS_DIR, WORKFLOW_PATH, secret_name
+from deploysmith.render.github_actions import VERIFY_ENVIRONMENT
 from deploysmith.render.kustomize import deploy_commands
 
 _STAGE_NODE = {
@@ -96,18 +97,23 @@ def _deployment(plan: Plan) -> str:
     parts.append("")
     parts.append(plan_markdown(plan, heading_level=2).split("\n", 2)[2])
     parts.append("## One-time setup\n")
+    subject = f"repo:{_repo_slug(plan)}:environment"
     setup = [
-        "Create the GitHub environments `staging` and `production` (Settings → Environments). On "
-        "`production`, add required reviewers and enable *Prevent self-review*: this is the Approval "
-        "stage. Restrict both to the `main` branch.",
-        "Give each environment the variables `KUBE_API_SERVER` (the API server URL) and "
-        "`KUBE_CA_DATA` (its base64 CA certificate). They are not secrets: CI authenticates with a "
-        "short-lived GitHub OIDC token, so no cluster key is stored anywhere.",
+        "Create the GitHub environments (Settings → Environments), each restricted to the `main` "
+        "branch: `staging`; `production` with required reviewers and *Prevent self-review* — this "
+        f"is the Approval stage; and `{VERIFY_ENVIRONMENT}` without reviewers, used only by the "
+        "Verify stage so an automatic rollback never waits for a second approval.",
+        "Give each of them the variables `KUBE_API_SERVER` (the API server URL) and `KUBE_CA_DATA` "
+        "(its base64 CA bundle). They are addresses, not secrets: CI authenticates with a "
+        "short-lived GitHub OIDC token (audience `kubernetes`), so no cluster key is stored anywhere.",
         "Configure the cluster to trust GitHub's OIDC issuer `https://token.actions.githubusercontent.com` "
-        "(structured authentication configuration, or `--oidc-issuer-url` and `--oidc-client-id` on the "
-        "API server; managed clusters offer the same through their identity federation), then bind "
-        "the token's subject for each environment to a namespace-scoped role, e.g. "
-        f"`repo:{_repo_slug(plan)}:environment:production` → the `{prod.namespace if prod else plan.app_name}` namespace.",
+        "with audience `kubernetes` (a structured authentication configuration, or `--oidc-issuer-url` "
+        "and `--oidc-client-id` on the API server; managed clusters offer the same through their "
+        "identity federation). Then bind each token subject to a role in its namespace only: "
+        f"`{subject}:staging` → `{staging.namespace if staging else '<staging namespace>'}` (apply the "
+        f"overlay), `{subject}:production` → `{prod.namespace if prod else '<prod namespace>'}` (apply "
+        f"the overlay), `{subject}:{VERIFY_ENVIRONMENT}` → `{prod.namespace if prod else '<prod namespace>'}` "
+        "(read and patch Deployments, for `rollout undo`).",
         "Install the cluster add-ons the manifests use: an NGINX ingress controller (class `nginx`) and "
         "cert-manager with a `ClusterIssuer` named `letsencrypt`, and a metrics server for the "
         "HorizontalPodAutoscaler.",
@@ -318,7 +324,7 @@ _COMMON_FAILURES: tuple[tuple[str, str, str, str], ...] = (
      "upgrade the dependency or base image; rotate and remove a leaked secret; never silence without a reason"),
     ("CI: Verify failed and production was rolled back",
      "the new version did not become healthy after deploy",
-     f"kubectl -n {{ns}} rollout history deployment/{{name}}",
+     "kubectl -n {ns} rollout history deployment/{name}",
      "read the Verify job's log and the pods' logs of the failed revision, fix, and deploy again"),
 )
 

@@ -979,7 +979,10 @@ def _connect_step(ctx: _Context, github_env: str, access: str) -> Any:
         'environment (Settings > Environments)."',
         "  exit 1",
         "fi",
-        'helper="${RUNNER_TEMP}/github-oidc-token"',
+        "# Not beside the kubeconfig: kubectl stores the path relative to it, and a bare name would",
+        "# be looked up on PATH instead.",
+        'mkdir -p "${RUNNER_TEMP}/kube-auth"',
+        'helper="${RUNNER_TEMP}/kube-auth/github-oidc-token"',
         "cat > \"${helper}\" <<'EOF'",
         *helper,
         "EOF",
@@ -1107,12 +1110,14 @@ def _smoke_script(ctx: _Context, env: EnvironmentPlan) -> str:
                 f'echo "::warning::{env.name} has no HTTP endpoint to check (no web workload with a host)."',
             ]
         )
-    lines = [
+    check = [
         "check() {  # the health endpoint must answer 2xx",
         "  curl --fail --silent --show-error --location --output /dev/null --max-time 10 \\",
         "    --retry 10 --retry-delay 6 --retry-all-errors \\",
         "    --write-out '%{http_code} %{url_effective}\\n' \"$1\"",
         "}",
+    ]
+    answers = [
         "answers() {  # no health endpoint declared: any answer below 500 means the app serves",
         "  local status",
         '  status="$(curl --silent --show-error --location --output /dev/null --max-time 10 \\',
@@ -1121,11 +1126,8 @@ def _smoke_script(ctx: _Context, env: EnvironmentPlan) -> str:
         '  [[ "${status}" -gt 0 && "${status}" -lt 500 ]]',
         "}",
     ]
-    used = {p.split(" ", 1)[0] for p in probes}
-    if "answers" not in used:
-        lines = lines[:4]
-    elif "check" not in used:
-        lines = lines[4:]
+    used = {probe.split(" ", 1)[0] for probe in probes}
+    lines = [*(check if "check" in used else []), *(answers if "answers" in used else [])]
     return _script([*lines, *probes])
 
 
@@ -1503,12 +1505,19 @@ def _header(ctx: _Context) -> str:
     ]
     if ctx.preprod is not None:
         lines.append(f"  {_github_environment(ctx.preprod)}: deployment branches limited to main.")
+        if ctx.preprod.name != "staging":
+            lines.append(
+                f"  (No staging environment was requested: Deploy Staging deploys to {ctx.preprod.name}.)"
+            )
     if ctx.prod is not None:
         lines.append(
             f"  {PROD_ENVIRONMENT}: required reviewers (the Approval gate), deployment branches: main."
         )
+        lines.append(f"  {VERIFY_ENVIRONMENT}: deployment branches: main, no reviewers (Verify's rollback).")
+    if ctx.gitops:
         lines.append(
-            f"  {VERIFY_ENVIRONMENT}: deployment branches limited to main, no reviewers (Verify's rollback)."
+            "GitOps: CI commits the digests to deploy/overlays/<env> and Argo CD applies them (bootstrap\n"
+            "once: kubectl apply -k deploy/gitops); CI's cluster identities only read, to wait and verify."
         )
     others = [env.name for env in plan.environments if env is not ctx.preprod and env is not ctx.prod]
     if others:

@@ -2,6 +2,7 @@
 the command layer writes what these return.
 
     render(fmt, findings, rules, color=False) -> str    fmt in FORMATS
+    format_text / format_json / format_sarif / format_markdown   one format each
 """
 
 from __future__ import annotations
@@ -37,4 +38,26 @@ def render(
     raise DeploysmithError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
 
 
-__all__ = ["FORMATS", "render"]
+def format_text(
+    findings: Sequence[Finding], rules: Sequence[Rule] | None = None, *, color: bool = False
+) -> str:
+    return render("text", findings, rules, color=color)
+
+
+def format_json(findings: Sequence[Finding]) -> str:
+    return render("json", findings)
+
+
+def format_sarif(
+    findings: Sequence[Finding], rules: Sequence[Rule] | None = None, *, help_base: str = ""
+) -> str:
+    return render("sarif", findings, rules, help_base=help_base)
+
+
+def format_markdown(
+    findings: Sequence[Finding], rules: Sequence[Rule] | None = None, *, help_base: str = ""
+) -> str:
+    return render("markdown", findings, rules, help_base=help_base)
+
+
+__all__ = ["FORMATS", "format_json", "format_markdown", "format_sarif", "format_text", "render"]

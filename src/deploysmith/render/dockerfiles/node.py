@@ -195,9 +195,11 @@ def build(ctx: ImageContext, out: Writer) -> None:
     else:
         out.line("COPY --from=build /app ./")
     start = _start(ctx)
-    if start.argv[0] == "bun":
+    if start.argv[0] == "bun" and manager.name == "bun":
         out.comment("The app runs on Bun: its binary comes from the deps stage.")
         out.line(f"COPY --from=deps {BUN_BINARY} /usr/local/bin/bun")
+    elif start.argv[0] == "bun":
+        out.comment(f"NOTE: the app starts with Bun but installs with {manager.name}; this image has no Bun.")
     out.line(f"USER {image.uid}:{image.uid}")
     if ctx.port:
         out.line(f"EXPOSE {ctx.port}")

@@ -70,7 +70,19 @@ def build(ctx: ImageContext, out: Writer) -> None:
 def _pip(ctx: ImageContext, out: Writer, locked: bool) -> None:
     requirements = _requirements_file(ctx)
     if requirements is None:
-        out.run(f"python -m venv {VENV}")
+        copy_manifests(out, ctx.manifests or ("pyproject.toml",))
+        out.comment(
+            "NOTE: no lock file: the dependencies are resolved from pyproject.toml here (uv pip "
+            "compile reads them without building the project, so a source-only change reuses this "
+            "layer), but not reproducibly: commit a requirements.txt from pip-compile, or a uv.lock."
+        )
+        out.run(
+            f'pip install "uv=={TOOLS["uv"]}"',
+            f"python -m venv {VENV}",
+            "uv pip compile pyproject.toml --output-file /tmp/requirements.txt",
+            "pip install -r /tmp/requirements.txt",
+            mounts=(PIP_CACHE, cache("/root/.cache/uv")),
+        )
         return
     copy_manifests(out, ctx.manifests)
     out.comment(
@@ -157,11 +169,8 @@ def _finish(ctx: ImageContext, out: Writer, manager: str) -> None:
         locked = "--locked " if ctx.has("uv.lock") else ""
         out.run(f"uv sync {locked}--no-dev --no-editable", mounts=(cache("/root/.cache/uv"),))
     elif manager == "pip" and _requirements_file(ctx) is None:
-        out.comment(
-            "No requirements file: pip installs the project and its dependencies from "
-            "pyproject.toml here (not cached separately; a lock file would make this reproducible)."
-        )
-        out.run("pip install .", mounts=(PIP_CACHE,))
+        out.comment("The project itself, into the virtualenv (its dependencies are already there).")
+        out.run("pip install --no-deps .", mounts=(PIP_CACHE,))
     elif manager in ("poetry", "pipenv", "pdm"):
         out.comment("The application runs from /app; it is not installed into the virtualenv as a package.")
     if any(w.component.framework == "django" for w in ctx.workloads):
