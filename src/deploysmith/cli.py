@@ -206,11 +206,14 @@ def _rules(args: argparse.Namespace) -> int:
 
 
 def _lock_inputs(plan: Plan) -> dict[str, Any]:
-    """What the kit was generated from: the requirements and a digest of the stack (without
-    the absolute root, so the same repository in another folder gives the same lock)."""
-    stack = plan.stack.to_json()
-    stack.pop("root", None)
-    digest = hashlib.sha256(json.dumps(stack, sort_keys=True).encode()).hexdigest()
+    """What the kit was generated from: the requirements and a digest of the detected facts
+    that shape it. Left out: the absolute root (another checkout gives the same lock), the
+    existing files (they include the kit itself after the first run), warnings and evidence."""
+    components = [component.to_json() for component in plan.stack.components]
+    for component in components:
+        component.pop("evidence", None)
+    facts = {"components": components, "ci_platform": plan.stack.ci_platform, "git_remote": plan.stack.git_remote}
+    digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
     return {"requirements": plan.requirements.to_json(), "stack_sha256": digest}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import json
 import os
 import posixpath
 import re
@@ -490,9 +491,15 @@ def _existing(repo: Repo) -> tuple[str, ...]:
 
 
 def _ci_platform(repo: Repo, remote: tuple[str, Evidence] | None) -> tuple[str, Evidence] | None:
+    # deploysmith's own output is not the user's choice of platform: without this, a second
+    # run would read back the workflow the first run wrote and change its stated reasons.
+    generated = _generated_files(repo)
     for platform, pattern in CI_FILES:
         folder, _, name = pattern.rpartition("/")
-        matches = sorted(n for n in common.names_in(repo, folder or ".") if fnmatch.fnmatchcase(n, name))
+        matches = sorted(
+            n for n in common.names_in(repo, folder or ".")
+            if fnmatch.fnmatchcase(n, name) and join(folder or ".", n) not in generated
+        )
         if matches:
             return platform, common.file_evidence(join(folder or ".", matches[0]))
     if remote is None:
@@ -505,6 +512,18 @@ def _ci_platform(repo: Repo, remote: tuple[str, Evidence] | None) -> tuple[str, 
     if host == "dev.azure.com" or host.endswith(".visualstudio.com"):
         return "azure", remote[1]
     return None
+
+
+def _generated_files(repo: Repo) -> frozenset[str]:
+    """Paths listed in .deploysmith/lock.json (read as data; a bad lock lists nothing)."""
+    lock = repo.root / ".deploysmith" / "lock.json"
+    try:
+        if not lock.is_file() or lock.stat().st_size > 1024 * 1024:
+            return frozenset()
+        data = json.loads(lock.read_text(encoding="utf-8"))
+        return frozenset(str(entry["path"]) for entry in data.get("files", []) if isinstance(entry, dict))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return frozenset()
 
 
 def _git_remote(repo: Repo) -> tuple[str, Evidence] | None:
