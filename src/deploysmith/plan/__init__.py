@@ -38,6 +38,15 @@ SERVICE_ENV = {
     "nats": "NATS_URL",
     "minio": "S3_ENDPOINT",
 }
+# Frameworks that read their database settings from their own variables rather than a URL.
+FRAMEWORK_SERVICE_ENV = {
+    ("spring-boot", "postgres"): ("SPRING_DATASOURCE_URL", "SPRING_DATASOURCE_USERNAME", "SPRING_DATASOURCE_PASSWORD"),
+    ("spring-boot", "mysql"): ("SPRING_DATASOURCE_URL", "SPRING_DATASOURCE_USERNAME", "SPRING_DATASOURCE_PASSWORD"),
+    ("spring-boot", "redis"): ("SPRING_DATA_REDIS_URL",),
+    ("spring-boot", "mongodb"): ("SPRING_DATA_MONGODB_URI",),
+    ("laravel", "postgres"): ("DB_URL",),
+    ("laravel", "mysql"): ("DB_URL",),
+}
 FRAMEWORK_SECRET_ENV = {
     "django": "SECRET_KEY",
     "rails": "SECRET_KEY_BASE",
@@ -92,6 +101,11 @@ def build_plan(stack: Stack, requirements: Requirements) -> Plan:
             f"compliance profile {requirements.compliance} is recorded; its controls are not rendered by this version"
         )
     notes.extend(_environment_notes(requirements))
+    if any(component.framework == "django" for component in components):
+        notes.append(
+            "Django answers 400 to a Host it does not allow: ALLOWED_HOSTS must accept the ingress host and "
+            "the probes' Host (the pod IP), e.g. by adding the pod IP at start-up or exempting the health path"
+        )
     if requirements.gitops and not stack.git_remote:
         notes.append(
             "GitOps needs the repository's URL for the Argo CD Applications; no git remote was found, "
@@ -171,7 +185,12 @@ def _image_secrets(components: tuple[Component, ...], component: Component) -> t
     for other in components:
         if other.path != component.path:
             continue
-        keys.update(SERVICE_ENV[service] for service in other.services if service in SERVICE_ENV)
+        for service in other.services:
+            framework_keys = FRAMEWORK_SERVICE_ENV.get((other.framework or "", service))
+            if framework_keys:
+                keys.update(framework_keys)
+            elif service in SERVICE_ENV:
+                keys.add(SERVICE_ENV[service])
         if other.framework in FRAMEWORK_SECRET_ENV:
             keys.add(FRAMEWORK_SECRET_ENV[other.framework])
     return tuple(sorted(keys))
