@@ -223,6 +223,8 @@ def _environment(ctx: ImageContext, workload: Workload, backing: tuple[str, ...]
                 env.update({
                     "DB_CONNECTION": driver, "DB_HOST": service, "DB_PORT": port,
                     "DB_DATABASE": DATABASE, "DB_USERNAME": USER, "DB_PASSWORD": PASSWORD,
+                    # The deployed Secret carries one DB_URL (Laravel 11 reads it first).
+                    "DB_URL": f"{driver}://{USER}:{PASSWORD}@{service}:{port}/{DATABASE}",
                 })
             if service == "redis":
                 env.setdefault("REDIS_HOST", "redis")
