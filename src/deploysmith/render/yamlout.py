@@ -9,6 +9,8 @@ that would not round-trip is a bug, caught at render time rather than in the use
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +136,36 @@ def _literal_indicator(value: str) -> str:
     return indicator
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./@+=()-]*(?: [A-Za-z0-9_./@+=()-]+)*")
+
+
+# Strings that YAML 1.1 (PyYAML) reads as strings but YAML 1.2 parsers (GitHub Actions) or
+# go-yaml v2 (kubectl) read as numbers or booleans: always quote them.
+_AMBIGUOUS = re.compile(
+    r"[-+]?(?:0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.(?:inf|Inf|INF|nan|NaN|NAN))"
+    r"|[yYnN]|~"
+)
+
+
 def _scalar(value: Any) -> str:
+    if isinstance(value, str) and _AMBIGUOUS.fullmatch(value):
+        return "'" + value + "'"
+    if isinstance(value, str) and _PLAIN.fullmatch(value):
+        return _plain_or_quoted(value)
+    return _emit_scalar(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_or_quoted(value: str) -> str:
+    """Most strings in a kit are plain words and paths; emit them without PyYAML's whole
+    emitter when its resolver agrees they read back as strings (not yes/no/1.10/null)."""
+    import yaml
+
+    resolved = yaml.resolver.Resolver().resolve(yaml.ScalarNode, value, (True, False))
+    return value if resolved == "tag:yaml.org,2002:str" else _emit_scalar(value)
+
+
+def _emit_scalar(value: Any) -> str:
     import yaml  # lazy: only rendering needs it
 
     if value is None:
