@@ -264,3 +264,32 @@ def test_init_refuses_a_link_that_leads_out(tmp_path: Path, capsys: pytest.Captu
     assert "deploy" in _one_line_error(capsys)
     assert list(outside.iterdir()) == []
     assert not (repo / "Dockerfile").exists()  # nothing of the kit was written
+
+
+def test_a_kit_that_fails_verification_is_not_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deploysmith import render
+    from deploysmith.model import RenderedFile
+
+    real = render.render_kit
+
+    def with_a_root_dockerfile(plan: object) -> tuple[RenderedFile, ...]:
+        files = real(plan)  # type: ignore[arg-type]
+        return tuple(
+            RenderedFile(f.path, "FROM python:3.13-slim-trixie\nCMD [\"python\", \"-V\"]\n")
+            if f.path == "Dockerfile" else f
+            for f in files
+        )
+
+    monkeypatch.setattr(render, "render_kit", with_a_root_dockerfile)
+    repo = copy_example("fastapi-postgres", tmp_path)
+    before = snapshot(repo)
+    assert main(["init", str(repo), "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "Dockerfile:1: error: the final stage has no USER, so the container runs as root; add `USER <uid>` "
+        "(a numeric non-root uid such as 10001) after the last package install [DS-DOCKER-001]\n"
+    ) in err
+    assert "the rendered kit failed verification (1 error(s)); nothing was written" in err
+    assert snapshot(repo) == before

@@ -17,7 +17,7 @@ from deploysmith.model import ENVIRONMENTS, Plan, Stack
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors become one line and exit 2 through our handler."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise DeploysmithError(f"{message} (see `deploysmith {self.prog.split()[-1]} --help`)"
                                if " " in self.prog else f"{message} (see `deploysmith --help`)")
 

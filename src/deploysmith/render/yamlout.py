@@ -161,7 +161,7 @@ def _plain_or_quoted(value: str) -> str:
     emitter when its resolver agrees they read back as strings (not yes/no/1.10/null)."""
     import yaml
 
-    resolved = yaml.resolver.Resolver().resolve(yaml.ScalarNode, value, (True, False))
+    resolved = yaml.resolver.Resolver().resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
     return value if resolved == "tag:yaml.org,2002:str" else _emit_scalar(value)
 
 
