@@ -55,6 +55,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = commands.add_parser("rules", help="list the audit rules, or print one rule's page")
     rules.add_argument("rule", nargs="?", help="a rule id (DS-K8S-003) or slug")
+
+    dora = commands.add_parser("dora", help="measure delivery performance (the four DORA keys) from history")
+    dora.add_argument("path", nargs="?", default=".")
+    dora.add_argument("--since", help="start of the period: an ISO date or date-time, UTC "
+                                      "(default: 90 days before --until)")
+    dora.add_argument("--until", help="end of the period; a date includes its whole day (default: now)")
+    dora.add_argument("--tag-pattern", default="v*",
+                      help="glob of the git tags that mark deployments (default: v*)")
+    dora.add_argument("--deployments", metavar="FILE",
+                      help="deployment log (JSON lines) or a GitHub deployments / workflow-runs export; "
+                           "used instead of tags")
+    dora.add_argument("--environment", action="append",
+                      help="environment to measure in --deployments (repeatable; default: production, prod)")
+    dora.add_argument("--incidents", metavar="FILE",
+                      help="JSON export of issues (gh issue list --state all --json number,title,body,labels,"
+                           "createdAt,closedAt)")
+    dora.add_argument("--incident-label", default="incident",
+                      help="glob of the labels that mark incidents (default: incident)")
+    dora.add_argument("--thresholds", choices=("2023", "2021"), default="2023",
+                      help="the DORA report whose performance levels to use (default: 2023)")
+    dora.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    dora.add_argument("--chart", metavar="FILE",
+                      help="also write an SVG of the weekly trend (the Markdown links it by file name)")
     return parser
 
 
@@ -99,7 +122,8 @@ def _dispatch(argv: list[str]) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    handler = {"detect": _detect, "plan": _plan, "init": _init, "audit": _audit, "rules": _rules}[args.command]
+    handler = {"detect": _detect, "plan": _plan, "init": _init, "audit": _audit, "rules": _rules,
+               "dora": _dora}[args.command]
     return handler(args)
 
 
@@ -203,6 +227,12 @@ def _rules(args: argparse.Namespace) -> int:
         return EXIT_OK
     output.out("\n".join(f"{rule.id}  {rule.severity:<7}  {rule.slug}: {rule.summary}" for rule in all_rules()))
     return EXIT_OK
+
+
+def _dora(args: argparse.Namespace) -> int:
+    from deploysmith.dora import dora_command
+
+    return dora_command(args)
 
 
 def _lock_inputs(plan: Plan) -> dict[str, Any]:
