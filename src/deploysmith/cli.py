@@ -56,6 +56,31 @@ def build_parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list the audit rules, or print one rule's page")
     rules.add_argument("rule", nargs="?", help="a rule id (DS-K8S-003) or slug")
 
+    smoke = commands.add_parser("smoke", help="build, run and probe the kit's images with a local engine")
+    smoke.add_argument("path", nargs="?", default=".")
+    smoke.add_argument("--engine", choices=("docker", "podman", "buildah"),
+                       help="container engine (default: the first of docker, podman, buildah that works)")
+    smoke.add_argument("--format", choices=("text", "json"), default="text")
+    smoke.add_argument("--image", action="append", metavar="NAME",
+                       help="only this image of the plan (repeatable; default: every image)")
+    smoke.add_argument("--env", dest="environment", choices=ENVIRONMENTS,
+                       help="the overlay whose APP_ENV the containers get (default: the plan's first)")
+    smoke.add_argument("--timeout", type=int, default=60, metavar="SECONDS",
+                       help="how long to wait for a healthy probe (default: 60)")
+    smoke.add_argument("--pull", choices=("always", "missing", "never"),
+                       help="base image pull policy of the builds (default: the engine's)")
+    smoke.add_argument("--no-rebuild", action="store_true",
+                       help="skip the rebuild that checks a source-only change reuses the dependency layer")
+    smoke.add_argument("--host-config", action="store_true",
+                       help="mount the host's CA bundle and pip/uv/npm index settings into build steps "
+                            "(podman, buildah; for networks that intercept TLS)")
+    smoke.add_argument("--keep-images", action="store_true",
+                       help="keep the built images (their ids are printed)")
+    smoke.add_argument("--compose", action="store_true",
+                       help="also bring up compose.yaml with its backing services and probe the app")
+    smoke.add_argument("--kube-play", action="store_true",
+                       help="also run the rendered Deployments with `podman kube play` and probe them")
+
     dora = commands.add_parser("dora", help="measure delivery performance (the four DORA keys) from history")
     dora.add_argument("path", nargs="?", default=".")
     dora.add_argument("--since", help="start of the period: an ISO date or date-time, UTC "
@@ -85,7 +110,8 @@ def _add_requirement_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("requirements (override deploysmith.yaml)")
     group.add_argument("--env", dest="environments", action="append", choices=ENVIRONMENTS,
                        help="an environment to deploy to (repeatable; default: dev, staging, prod)")
-    group.add_argument("--ci", choices=("github",), help="CI platform")
+    group.add_argument("--ci", choices=("github", "gitlab", "azure", "jenkins", "circleci"),
+                       help="CI platform")
     group.add_argument("--registry", help="container registry, e.g. ghcr.io/acme")
     group.add_argument("--image", help="image name prefix under the registry")
     group.add_argument("--domain", help="public domain for ingress hosts")
@@ -123,7 +149,7 @@ def _dispatch(argv: list[str]) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     handler = {"detect": _detect, "plan": _plan, "init": _init, "audit": _audit, "rules": _rules,
-               "dora": _dora}[args.command]
+               "dora": _dora, "smoke": _smoke}[args.command]
     return handler(args)
 
 
@@ -204,18 +230,19 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from deploysmith.audit import AuditConfig, audit_repo, exit_code
+    from deploysmith.audit import AuditConfig, audit_report, exit_code
     from deploysmith.plan.requirements import load_config_section
     from deploysmith.repo import Repo
     from deploysmith.report import render
 
     repo = Repo.open(args.path)
     config = AuditConfig.from_mapping(load_config_section(Path(args.path), "audit"))
-    findings = audit_repo(repo, config)
+    report = audit_report(repo, config)
+    findings = report.findings
     for warning in repo.warnings:
         output.warn(warning)
     color = sys.stdout.isatty() if args.color is None else args.color
-    output.out(render(args.format, findings, color=color))
+    output.out(render(args.format, findings, color=color, pipelines=report.pipelines))
     return exit_code(findings, args.fail_on)
 
 
@@ -227,6 +254,12 @@ def _rules(args: argparse.Namespace) -> int:
         return EXIT_OK
     output.out("\n".join(f"{rule.id}  {rule.severity:<7}  {rule.slug}: {rule.summary}" for rule in all_rules()))
     return EXIT_OK
+
+
+def _smoke(args: argparse.Namespace) -> int:
+    from deploysmith.smoke import smoke_command
+
+    return smoke_command(args)
 
 
 def _dora(args: argparse.Namespace) -> int:

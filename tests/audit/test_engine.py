@@ -210,6 +210,10 @@ def test_audit_repo_reads_the_repository(tmp_path: Path) -> None:
     findings = audit_repo(Repo.open(tmp_path))
     assert rules(findings) == [
         ("DS-DOCS-001", ".github/workflows/ci.yml", None),
+        # `make test` only: no Build, Security Scan or Package (there is a Dockerfile) stage
+        ("DS-PIPE-001", ".github/workflows/ci.yml", None),
+        ("DS-PIPE-001", ".github/workflows/ci.yml", None),
+        ("DS-PIPE-001", ".github/workflows/ci.yml", None),
         ("DS-DOCKER-010", "Dockerfile", None),
         ("DS-DOCKER-002", "Dockerfile", 1),
         ("DS-DOCKER-009", "Dockerfile", 1),
@@ -227,7 +231,9 @@ def test_audit_repo_with_config_exclude(tmp_path: Path) -> None:
 
 
 def test_families_are_one_literal_dict_of_modules() -> None:
-    assert list(FAMILIES) == ["dockerfile", "kubernetes", "workflows", "secrets", "docs", "meta"]
+    assert list(FAMILIES) == [
+        "dockerfile", "kubernetes", "workflows", "ci", "pipeline", "secrets", "docs", "meta",
+    ]
     for module in FAMILIES.values():
         assert module.RULES and callable(module.applies_to)
 

@@ -43,8 +43,38 @@ def k8s(text: str, rule: str, extra: dict[str, str] | None = None) -> list[tuple
     return hits("kubernetes", {"deploy/app.yaml": text, **(extra or {})}, rule)
 
 
+HARDENED_POD = (
+    "\n      automountServiceAccountToken: false"
+    "\n      securityContext: {seccompProfile: {type: RuntimeDefault}}"
+)
+
+
 def test_secure_workload_is_clean() -> None:
-    assert run_family("kubernetes", {"deploy/app.yaml": workload()}) == ()
+    assert run_family("kubernetes", {"deploy/app.yaml": workload(pod=HARDENED_POD)}) == ()
+
+
+def test_seccomp_profile() -> None:
+    assert k8s(workload(), "DS-K8S-016") == [("DS-K8S-016", 11)]
+    assert k8s(workload(pod=HARDENED_POD), "DS-K8S-016") == []
+    unconfined = SECURE_CONTAINER.replace(
+        "            runAsNonRoot: true",
+        "            runAsNonRoot: true\n            seccompProfile: {type: Unconfined}",
+    )
+    assert k8s(workload(pod=HARDENED_POD, container=unconfined), "DS-K8S-016") == [("DS-K8S-016", 17)]
+    local = "\n      securityContext: {seccompProfile: {type: Localhost, localhostProfile: p.json}}"
+    assert k8s(workload(pod=local), "DS-K8S-016") == []
+
+
+def test_token_automount() -> None:
+    assert k8s(workload(), "DS-K8S-017") == [("DS-K8S-017", 10)]
+    assert k8s(workload(pod="\n      automountServiceAccountToken: true"), "DS-K8S-017") == []
+    account = (
+        "---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: api}\n"
+        "automountServiceAccountToken: false\n"
+    )
+    named = workload(pod="\n      serviceAccountName: api")
+    assert k8s(named + account, "DS-K8S-017") == []
+    assert k8s(named, "DS-K8S-017") == [("DS-K8S-017", 10)]
 
 
 def test_probes_for_containers_that_take_traffic() -> None:

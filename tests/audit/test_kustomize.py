@@ -15,7 +15,7 @@ spec:
     metadata:
       labels: {app: api}
     spec:
-      securityContext: {runAsNonRoot: true}
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
       containers:
         - name: api
           image: api
@@ -27,7 +27,10 @@ spec:
             readOnlyRootFilesystem: true
             capabilities: {drop: [ALL]}
 """
-BASE_KUSTOMIZATION = "resources: [deployment.yaml, ingress.yaml]\n"
+BASE_KUSTOMIZATION = "resources: [deployment.yaml, ingress.yaml, serviceaccount.yaml]\n"
+BASE_SERVICE_ACCOUNT = (
+    "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default}\nautomountServiceAccountToken: false\n"
+)
 BASE_INGRESS = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: api}\nspec:\n  rules: []\n"
 RESOURCES_PATCH = """\
 apiVersion: apps/v1
@@ -68,6 +71,7 @@ BASE = {
     "deploy/base/kustomization.yaml": BASE_KUSTOMIZATION,
     "deploy/base/deployment.yaml": BASE_DEPLOYMENT,
     "deploy/base/ingress.yaml": BASE_INGRESS,
+    "deploy/base/serviceaccount.yaml": BASE_SERVICE_ACCOUNT,
 }
 
 
@@ -163,3 +167,11 @@ def test_strategic_merge() -> None:
     }
     assert merged.line_of("a") == 8 and merged.line_of("keep") == 2
     assert base["a"] == 1 and len(base["containers"]) == 2  # inputs unchanged
+
+
+def test_kustomization_image_set_to_latest() -> None:
+    kustomization = "resources: [../../base]\nimages:\n  - name: api\n    newTag: latest\n"
+    files = {**BASE, "deploy/overlays/x/kustomization.yaml": kustomization}
+    assert hits("kubernetes", files, "DS-K8S-007") == [("DS-K8S-007", 4)]
+    pinned = kustomization.replace("newTag: latest", "newTag: '1.4.2'")
+    assert hits("kubernetes", {**BASE, "deploy/overlays/x/kustomization.yaml": pinned}, "DS-K8S-007") == []

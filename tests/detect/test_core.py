@@ -172,6 +172,11 @@ def test_uv_workspace(repo_root: Path) -> None:
     assert where(api, "package_manager") == [("uv.lock", None)]
     assert api.start_command == "uvicorn api.main:app --host 0.0.0.0 --port 8000"
     assert api.language_version == "3.12"
+    assert api.dependency_files == ("pyproject.toml",)  # the workspace's lock is at its root
+    assert stack.warnings == (
+        "packages/api: uv sync reads uv.lock, outside packages/api, the folder the image is built from; "
+        "the image build cannot see it (the install is not locked)",
+    )
 
 
 def test_compose_build_contexts_and_backing_services(repo_root: Path) -> None:
@@ -342,6 +347,40 @@ def test_procfile_sets_web_worker_release_and_clock(repo_root: Path) -> None:
     worker = named(stack, "shop-worker")
     assert (worker.language, worker.package_manager, worker.port, worker.path) == ("python", "pip", None, ".")
     assert where(worker, "start_command") == [("Procfile", 3)]
+
+
+def test_procfile_package_scripts_run_their_commands(repo_root: Path) -> None:
+    scripts = {
+        "start": "next start -p 4000",
+        "worker": "node worker.js",
+        "clock": "node clock.js | tee clock.log",
+        "migrate": "prisma migrate deploy",
+    }
+    files = {
+        "package.json": json.dumps({"scripts": scripts, "dependencies": {"next": "14"}}, indent=2),
+        "Procfile": "web: npm start\nworker: yarn worker\nclock: npm run clock\nrelease: npm run migrate\n",
+    }
+    stack = detect(repo_root, files)
+    assert [(c.name, c.kind, c.start_command) for c in stack.components] == [
+        ("shop", "web", "node_modules/.bin/next start -p 4000"),
+        ("shop-clock", "worker", "npm run clock"),  # not one plain command: kept, with a warning
+        ("shop-worker", "worker", "node worker.js"),
+    ]
+    web, clock, worker = stack.components
+    assert web.evidence["start_command"] == (
+        Evidence("Procfile", 1, "web: npm start"),
+        Evidence("package.json", 3, '"start": "next start -p 4000",'),
+    )
+    assert web.evidence["kind"] == (Evidence("Procfile", 1, "web: npm start"),)
+    assert (web.port, where(web, "port")) == (4000, [("Procfile", 1), ("package.json", 3)])
+    assert web.migrate_command == "npm run migrate"  # a one-off job: no signal to forward
+    assert where(worker, "start_command") == [("Procfile", 2), ("package.json", 4)]
+    assert where(clock, "start_command") == [("Procfile", 3)]
+    assert stack.warnings == (
+        "package.json: scripts.clock (`node clock.js | tee clock.log`) needs a shell (&&, pipes, redirects "
+        "or $ expansion); the start command stays `npm run clock`, and npm does not forward SIGTERM to the "
+        "app in a container: make the script one plain command (e.g. `node dist/main.js`)",
+    )
 
 
 def test_procfile_port_and_celery_worker_merge(repo_root: Path) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deploysmith.detect import dotnet
+from deploysmith.detect import detect_stack, dotnet
 from deploysmith.detect.base import Strength
 from deploysmith.model import Evidence
 from tests.detect.ecosystem_fixtures import ev, make_repo, only
@@ -258,3 +258,46 @@ def test_malformed_and_unsafe_project_files_warn(tmp_path: Path) -> None:
         "a/A.csproj:2: malformed XML (no element found: line 2, column 0); ignored",
         "b/B.csproj: declares a DOCTYPE or entities; not parsed (unsafe XML)",
     ]
+
+
+def test_restore_reads_configs_props_chains_and_imports(tmp_path: Path) -> None:
+    api_project = API.replace(
+        '<Project Sdk="Microsoft.NET.Sdk.Web">',
+        '<Project Sdk="Microsoft.NET.Sdk.Web">\n  <Import Project="..\\..\\eng\\common.props" />',
+    )
+    files = {
+        **solution(),
+        "global.json": '{"sdk": {"version": "8.0.100", "rollForward": "latestFeature"}}\n',
+        "NuGet.Config": "<configuration><packageSources/></configuration>\n",
+        "src/Shop.Api/nuget.config": (
+            '<configuration><packageSourceCredentials><acme><add key="Username" value="ci" />'
+            "</acme></packageSourceCredentials></configuration>\n"
+        ),
+        "Directory.Build.props": "<Project />\n",
+        "Directory.Build.targets": "<Project />\n",
+        "src/Directory.Build.props": (
+            "<Project>\n  <Import Project=\"$([MSBuild]::GetPathOfFileAbove('Directory.Build.props', "
+            "'$(MSBuildThisFileDirectory)../'))\" />\n</Project>\n"
+        ),
+        "eng/common.props": "<Project />\n",
+        "src/Shop.Api/Shop.Api.csproj": api_project,
+    }
+    stack = detect_stack(make_repo(tmp_path, files))
+    api = stack.components[0]
+    assert api.dependency_files == (
+        "global.json",
+        "NuGet.Config",
+        "src/Directory.Build.props",
+        "Directory.Build.props",
+        "Directory.Build.targets",
+        "Directory.Packages.props",
+        "src/Shop.Api/Shop.Api.csproj",
+        "src/Shop.Data/Shop.Data.csproj",
+        "eng/common.props",
+        "src/Shop.Data/packages.lock.json",
+    )
+    assert stack.warnings == (
+        "src/Shop.Api/nuget.config: holds NuGet feed credentials (packageSourceCredentials); not copied "
+        "with the dependency files (an image layer would keep it): give the install a BuildKit secret "
+        "instead (RUN --mount=type=secret) and keep the file out of the image (.dockerignore)",
+    )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deploysmith.detect import go
+from deploysmith.detect import detect_stack, go
 from deploysmith.detect.base import Strength
 from deploysmith.model import Evidence
 from tests.detect.ecosystem_fixtures import ev, make_repo, only
@@ -288,3 +288,46 @@ def test_parse_gomod_blocks_and_comments() -> None:
     )
     assert (mod.module, mod.go, mod.requires) == ("x", ("1.21.0", 3), {"a/b": 6, "e/f": 10})
     assert mod.local == ["../b"]
+
+
+MAIN = "package main\n\nfunc main() {}\n"
+
+
+def test_go_workspace_in_the_folder_lists_members_and_local_replacements(tmp_path: Path) -> None:
+    files = {
+        "go.mod": "module example.com/shop\n\ngo 1.22\n\nreplace example.com/pb => ./internal/pb\n",
+        "go.sum": "",
+        "go.work": "go 1.22\n\nuse (\n    .\n    ./tools // generators\n)\n",
+        "go.work.sum": "",
+        "tools/go.mod": "module example.com/shop/tools\n\ngo 1.22\n",
+        "tools/go.sum": "",
+        "internal/pb/go.mod": "module example.com/pb\n\ngo 1.22\n",
+        "main.go": MAIN,
+    }
+    component = only(go.detect(make_repo(tmp_path, files), "."))
+    assert component.dependency_files == (
+        "go.mod",
+        "go.sum",
+        "go.work",
+        "go.work.sum",
+        "tools/go.mod",
+        "tools/go.sum",
+        "internal/pb/go.mod",
+    )
+
+
+def test_a_module_needing_a_go_work_above_it_is_reported(tmp_path: Path) -> None:
+    files = {
+        "go.work": "go 1.22\n\nuse ./api\nuse ./shared\n",
+        "api/go.mod": "module example.com/api\n\ngo 1.22\n\nrequire example.com/shared v0.0.0\n",
+        "api/main.go": MAIN,
+        "shared/go.mod": "module example.com/shared\n\ngo 1.22\n",
+        "shared/shared.go": "package shared\n",
+    }
+    stack = detect_stack(make_repo(tmp_path, files))
+    api = next(c for c in stack.components if c.path == "api")
+    assert api.dependency_files == ("go.mod",)
+    assert stack.warnings == (
+        "api/go.mod: requires example.com/shared, which go.work provides from shared; the image is built "
+        "from api alone, where go.work does not apply: add a replace directive or publish the module",
+    )

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deploysmith.detect import jvm
+from deploysmith.detect import detect_stack, jvm
 from deploysmith.detect.base import Strength
-from deploysmith.model import Evidence
+from deploysmith.model import Component, Evidence, Stack
 from tests.detect.ecosystem_fixtures import ev, make_repo, only
 
 BOOT_POM = """
@@ -405,3 +405,156 @@ def test_malformed_application_yml_warns(tmp_path: Path) -> None:
         "src/main/resources/application.yml: malformed YAML "
         "(expected ',' or ']', but got '<stream end>'); ignored"
     ]
+
+
+# -- dependency files --------------------------------------------------------------------------
+
+
+def only_component(stack: Stack) -> Component:
+    assert len(stack.components) == 1, [c.name for c in stack.components]
+    return stack.components[0]
+
+CHILD_POM = BOOT_POM.replace(
+    "<artifactId>spring-boot-starter-parent</artifactId>\n    <version>3.3.0</version>\n    <relativePath/>",
+    "<artifactId>shop-parent</artifactId>\n    <version>1.0</version>\n"
+    "    <relativePath>{parent}</relativePath>",
+)
+PARENT_POM = """
+<project>
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>com.acme</groupId>
+  <artifactId>shop-parent</artifactId>
+  <version>1.0</version>
+  <packaging>pom</packaging>
+</project>
+"""
+
+
+def test_maven_reads_mvn_config_its_settings_and_the_parent_pom(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path,
+        {
+            "pom.xml": CHILD_POM.format(parent="build-parent/pom.xml"),
+            "build-parent/pom.xml": PARENT_POM,
+            ".mvn/maven.config": "-s ci/settings.xml\n-T 4\n",
+            ".mvn/jvm.config": "-Xmx1g\n",
+            ".mvn/extensions.xml": "<extensions/>\n",
+            "ci/settings.xml": "<settings><mirrors/></settings>\n",
+        },
+    )
+    stack = detect_stack(repo)
+    app = only_component(stack)
+    assert app.dependency_files == (
+        ".mvn/extensions.xml",
+        ".mvn/jvm.config",
+        ".mvn/maven.config",
+        "ci/settings.xml",
+        "pom.xml",
+        "build-parent/pom.xml",
+    )
+    assert stack.warnings == ()
+
+
+def test_maven_settings_with_a_password_are_not_copied(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path,
+        {
+            "pom.xml": BOOT_POM,
+            "mvnw": "#!/bin/sh\n",
+            ".mvn/wrapper/maven-wrapper.properties": "distributionUrl=https://repo.maven.apache.org/x.zip\n",
+            ".mvn/settings.xml": "<settings><server>\n<password>s3cret</password>\n</server></settings>\n",
+        },
+    )
+    stack = detect_stack(repo)
+    assert only_component(stack).dependency_files == (
+        "mvnw",
+        ".mvn/wrapper/maven-wrapper.properties",
+        "pom.xml",
+    )
+    assert stack.warnings == (
+        ".mvn/settings.xml: holds repository credentials (<password>); not copied with the dependency files "
+        "(an image layer would keep it): give the install a BuildKit secret instead (RUN "
+        "--mount=type=secret) and keep the file out of the image (.dockerignore)",
+    )
+
+
+def test_maven_parent_outside_the_component_is_reported(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path,
+        {"pom.xml": PARENT_POM, "services/api/pom.xml": CHILD_POM.format(parent="../../pom.xml")},
+    )
+    stack = detect_stack(repo)
+    api = only_component(stack)
+    assert (api.path, api.dependency_files) == ("services/api", ("pom.xml",))
+    assert stack.warnings == (
+        "services/api: Maven reads pom.xml, outside services/api, the folder the image is built from; the "
+        "image build cannot see it",
+    )
+
+
+GRADLE_BOOT = """
+plugins {
+    id("org.springframework.boot") version "3.3.0"
+}
+dependencies {
+    implementation("org.springframework.boot:spring-boot-starter-web")
+}
+"""
+
+
+def test_gradle_reads_includes_over_several_lines_build_logic_and_lock_files(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path,
+        {
+            "settings.gradle.kts": """
+                pluginManagement {
+                    includeBuild("build-logic")
+                }
+                rootProject.name = "shop"
+                include(
+                    "api",
+                    "lib", // shared code
+                )
+            """,
+            "gradle.properties": "org.gradle.jvmargs=-Xmx2g\n",
+            "gradle/libs.versions.toml": "[versions]\n",
+            "gradle/verification-metadata.xml": "<verification-metadata/>\n",
+            "build.gradle.kts": 'plugins { base }\napply(from = "ci/publishing.gradle.kts")\n',
+            "ci/publishing.gradle.kts": "// publishing\n",
+            "gradle.lockfile": "empty=\n",
+            "api/build.gradle.kts": GRADLE_BOOT,
+            "api/gradle.lockfile": "empty=\n",
+            "lib/build.gradle.kts": "plugins { `java-library` }\n",
+            "buildSrc/build.gradle.kts": "plugins { `kotlin-dsl` }\n",
+            "buildSrc/src/main/kotlin/conventions.gradle.kts": "plugins { java }\n",
+            "build-logic/settings.gradle.kts": 'rootProject.name = "build-logic"\n',
+            "build-logic/build.gradle.kts": "plugins { `kotlin-dsl` }\n",
+            "build-logic/src/main/kotlin/shop.java.gradle.kts": "plugins { java }\n",
+        },
+    )
+    stack = detect_stack(repo)
+    app = only_component(stack)
+    assert (app.path, app.build_target) == (".", ":api")
+    assert app.dependency_files == (
+        "settings.gradle.kts",
+        "gradle.properties",
+        "gradle/libs.versions.toml",
+        "gradle/verification-metadata.xml",
+        "build.gradle.kts",
+        "api/build.gradle.kts",
+        "lib/build.gradle.kts",
+        "ci/publishing.gradle.kts",
+        "gradle.lockfile",
+        "api/gradle.lockfile",
+        "buildSrc/build.gradle.kts",
+        "buildSrc/src/main/kotlin/conventions.gradle.kts",
+        "build-logic/build.gradle.kts",
+        "build-logic/settings.gradle.kts",
+        "build-logic/src/main/kotlin/shop.java.gradle.kts",
+    )
+    assert stack.warnings == ()
+
+
+def test_gradle_include_lists_continued_over_lines(tmp_path: Path) -> None:
+    settings = "rootProject.name = 'shop'\ninclude 'lib',\n        'api'\ninclude ':tools'  // cli\n"
+    assert jvm._gradle_includes(settings) == ["lib", "api", ":tools"]

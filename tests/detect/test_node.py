@@ -152,7 +152,8 @@ def test_nestjs_defaults_to_dist_main(repo_root: Path) -> None:
     ("config", "kind", "output", "start"),
     [
         ("module.exports = { output: 'standalone' }\n", "web", ".next/standalone", "node server.js"),
-        ("module.exports = { reactStrictMode: true }\n", "web", ".next", "npm start"),
+        # `npm start` would not forward SIGTERM: the start script's own command runs.
+        ("module.exports = { reactStrictMode: true }\n", "web", ".next", "node_modules/.bin/next start"),
         ("export default { output: 'export' }\n", "static", "out", None),
     ],
 )
@@ -523,3 +524,232 @@ def test_other_node_servers(repo_root: Path, dependency: str, framework: str) ->
         "node index.js",
     )
     assert component.port == 3000 and component.evidence["port"][0].default
+
+
+# -- dependency files: everything the install reads, nothing that holds credentials ------------
+
+SERVER = {"server.js": EXPRESS_SERVER}
+
+
+def server_package(**fields: Any) -> str:
+    return package(scripts={"start": "node server.js"}, dependencies={"express": "4"}, **fields)
+
+
+@pytest.mark.parametrize(
+    ("files", "manager", "dependency_files"),
+    [
+        (  # npm prefers npm-shrinkwrap.json; .yarnrc.yml is no npm file
+            {"package-lock.json": "{}", "npm-shrinkwrap.json": "{}", ".npmrc": "engine-strict=true\n",
+             ".yarnrc.yml": "nodeLinker: node-modules\n"},
+            "npm",
+            ("package.json", "npm-shrinkwrap.json", ".npmrc"),
+        ),
+        (  # pnpm 10 settings and patches in pnpm-workspace.yaml, hooks in .pnpmfile.cjs
+            {"pnpm-lock.yaml": "lockfileVersion: '9.0'\n", ".npmrc": "auto-install-peers=true\n",
+             "pnpm-workspace.yaml": "patchedDependencies:\n  express@4.19.2: patches/express@4.19.2.patch\n",
+             ".pnpmfile.cjs": "module.exports = {}\n", "patches/express@4.19.2.patch": "--- a\n",
+             "patches/unused.patch": "--- b\n"},
+            "pnpm",
+            ("package.json", "pnpm-lock.yaml", ".npmrc", "pnpm-workspace.yaml", ".pnpmfile.cjs",
+             "patches/express@4.19.2.patch"),
+        ),
+        (  # Yarn 1 runs the release its .yarnrc names
+            {"yarn.lock": "# yarn lockfile v1\n", ".npmrc": "save-exact=true\n",
+             ".yarnrc": 'yarn-path ".yarn/releases/yarn-1.22.22.cjs"\n',
+             ".yarn/releases/yarn-1.22.22.cjs": "// yarn\n"},
+            "yarn",
+            ("package.json", "yarn.lock", ".npmrc", ".yarnrc", ".yarn/releases/yarn-1.22.22.cjs"),
+        ),
+        (  # Yarn 2+: its release and plugins, patch: files; not .npmrc, not the package cache
+            {"yarn.lock": "__metadata:\n", ".npmrc": "save-exact=true\n",
+             ".yarnrc.yml": "yarnPath: .yarn/releases/yarn-4.5.0.cjs\n",
+             ".yarn/releases/yarn-4.5.0.cjs": "// yarn\n",
+             ".yarn/plugins/@yarnpkg/plugin-workspace-tools.cjs": "// plugin\n",
+             ".yarn/patches/express-npm-4.19.2-abc.patch": "--- a\n",
+             ".yarn/cache/express.zip": b"PK\x03\x04"},
+            "yarn",
+            ("package.json", "yarn.lock", ".yarnrc.yml", ".yarn/releases/yarn-4.5.0.cjs",
+             ".yarn/plugins/@yarnpkg/plugin-workspace-tools.cjs",
+             ".yarn/patches/express-npm-4.19.2-abc.patch"),
+        ),
+        (
+            {"bun.lock": "{}\n", "bunfig.toml": "[install]\nexact = true\n",
+             "patches/express.patch": "--- a\n"},
+            "bun",
+            ("package.json", "bun.lock", "bunfig.toml", "patches/express.patch"),
+        ),
+    ],
+)
+def test_dependency_files_are_what_each_install_reads(
+    repo_root: Path, files: dict[str, str | bytes], manager: str, dependency_files: tuple[str, ...]
+) -> None:
+    fields: dict[str, Any] = {}
+    if ".yarnrc.yml" in files and manager == "yarn":
+        patch = "patch:express@npm%3A4.19.2#~/.yarn/patches/express-npm-4.19.2-abc.patch"
+        fields["resolutions"] = {"express": patch}
+    if manager == "bun":
+        fields["patchedDependencies"] = {"express@4.19.2": "patches/express.patch"}
+    stack = detect(repo_root, {"package.json": server_package(**fields), **SERVER, **files})
+    component = only(stack)
+    assert component.package_manager == manager
+    assert component.dependency_files == dependency_files
+    assert where(component, "dependency_files") == [(name, None) for name in dependency_files]
+    assert stack.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "key"),
+    [
+        (".npmrc", "@acme:registry=https://npm.acme.dev/\n//npm.acme.dev/:_authToken=${NPM_TOKEN}\n",
+         "_authToken"),
+        (".npmrc", "_auth=dXNlcjpwYXNz\n", "_auth"),
+    ],
+)
+def test_npmrc_with_credentials_is_never_a_dependency_file(
+    repo_root: Path, name: str, text: str, key: str
+) -> None:
+    files = {"package.json": server_package(), "package-lock.json": "{}", name: text, **SERVER}
+    stack = detect(repo_root, files)
+    assert only(stack).dependency_files == ("package.json", "package-lock.json")
+    assert stack.warnings == (
+        f"{name}: holds registry credentials ({key}); not copied with the dependency files (an image "
+        "layer would keep it): give the install a BuildKit secret instead (RUN --mount=type=secret) and "
+        "keep the file out of the image (.dockerignore)",
+    )
+
+
+def test_yarnrc_yml_with_an_auth_token_is_never_a_dependency_file(repo_root: Path) -> None:
+    files = {
+        "package.json": server_package(),
+        "yarn.lock": "__metadata:\n",
+        ".yarnrc.yml": "npmScopes:\n  acme:\n    npmAuthToken: abc123\n",
+        **SERVER,
+    }
+    stack = detect(repo_root, files)
+    assert only(stack).dependency_files == ("package.json", "yarn.lock")
+    assert stack.warnings[0].startswith(".yarnrc.yml: holds registry credentials (npmAuthToken); not copied")
+
+
+def test_install_scripts_bring_their_files(repo_root: Path) -> None:
+    files = {
+        "package.json": package(
+            scripts={
+                "start": "node server.js",
+                "postinstall": "patch-package --patch-dir fixes && prisma generate",
+                "prepare": "node ./scripts/prepare.js",
+            },
+            dependencies={"express": "4", "@prisma/client": "5"},
+            devDependencies={"prisma": "5", "patch-package": "8"},
+        ),
+        "package-lock.json": "{}",
+        "fixes/express+4.19.2.patch": "--- a\n",
+        "prisma/schema.prisma": 'datasource db {\n  provider = "postgresql"\n}\n',
+        "scripts/prepare.js": "console.log('prepared')\n",
+        **SERVER,
+    }
+    stack = detect(repo_root, files)
+    assert only(stack).dependency_files == (
+        "package.json",
+        "package-lock.json",
+        "fixes/express+4.19.2.patch",
+        "prisma/schema.prisma",
+        "scripts/prepare.js",
+    )
+    assert stack.warnings == ()
+
+
+def test_an_install_script_that_builds_is_reported(repo_root: Path) -> None:
+    files = {
+        "package.json": package(scripts={"start": "node server.js", "prepare": "npm run build"},
+                                dependencies={"express": "4"}),
+        **SERVER,
+    }
+    stack = detect(repo_root, files)
+    assert stack.warnings == (
+        "package.json: scripts.prepare (`npm run build`) runs during the install, before the image has the "
+        "source; the dependency install there fails or builds nothing",
+    )
+
+
+def test_a_workspace_member_without_its_own_lock_is_reported(repo_root: Path) -> None:
+    files = {
+        "package.json": json.dumps({"private": True, "workspaces": ["apps/*"]}),
+        "pnpm-lock.yaml": "lockfileVersion: '9.0'\n",
+        "apps/api/package.json": server_package(),
+        "apps/api/server.js": EXPRESS_SERVER,
+    }
+    stack = detect(repo_root, files)
+    api = only(stack)
+    assert (api.package_manager, api.dependency_files) == ("pnpm", ("package.json",))
+    assert stack.warnings == (
+        "apps/api: pnpm install reads pnpm-lock.yaml, outside apps/api, the folder the image is built from; "
+        "the image build cannot see it (the install there is not locked, and workspace dependencies do "
+        "not resolve)",
+    )
+
+
+# -- start scripts: the command itself, so the app receives SIGTERM ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("scripts", "manager_files", "start", "lines"),
+    [
+        # A dependency's binary is named by its path: no package manager puts it on PATH.
+        ({"start": "remix-serve ./build/server/index.js"}, {},
+         "node_modules/.bin/remix-serve ./build/server/index.js", [5]),
+        # A script that only runs another script resolves through it; both lines are evidence.
+        ({"start": "yarn run launch", "launch": "npx fastify start -l info app.js"}, {"yarn.lock": ""},
+         "node_modules/.bin/fastify start -l info app.js", [5, 6]),
+        ({"start": "bun run serve:prod", "serve:prod": "bun server.ts"}, {"bun.lock": "{}"},
+         "bun server.ts", [5, 6]),
+        # A `node` script that is not plain is not taken; the start script is.
+        ({"start:prod": "node server.js | pino-pretty", "start": "node --enable-source-maps server.js"}, {},
+         "node --enable-source-maps server.js", [6]),
+    ],
+)
+def test_start_scripts_resolve_to_their_command(
+    repo_root: Path, scripts: dict[str, str], manager_files: dict[str, str], start: str, lines: list[int]
+) -> None:
+    files = {"package.json": package(scripts=scripts, dependencies={"express": "4"}), **SERVER}
+    files.update(manager_files)
+    stack = detect(repo_root, files)
+    component = only(stack)
+    assert component.start_command == start
+    assert where(component, "start_command") == [("package.json", line) for line in lines]
+    assert stack.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("script", "manager_files", "kept", "reason"),
+    [
+        ("cross-env NODE_ENV=production node server.js", {}, "npm start", "runs the app through cross-env"),
+        ("NODE_ENV=production node server.js", {"pnpm-lock.yaml": ""}, "pnpm start",
+         "sets environment variables inline"),
+        ("node migrate.js && node server.js", {"yarn.lock": ""}, "yarn start",
+         "needs a shell (&&, pipes, redirects or $ expansion)"),
+        ("node server.js --port $PORT", {"bun.lock": "{}"}, "bun run start",
+         "needs a shell (&&, pipes, redirects or $ expansion)"),
+    ],
+)
+def test_complex_start_scripts_keep_the_package_manager_with_a_warning(
+    repo_root: Path, script: str, manager_files: dict[str, str], kept: str, reason: str
+) -> None:
+    files = {"package.json": package(scripts={"start": script}, dependencies={"express": "4"}), **SERVER,
+             **manager_files}
+    stack = detect(repo_root, files)
+    component = only(stack)
+    assert component.start_command == kept
+    assert where(component, "start_command") == [("package.json", 5)]
+    runner = kept.split()[0]
+    assert stack.warnings == (
+        f"package.json: scripts.start (`{script}`) {reason}; the start command stays `{kept}`, and {runner} "
+        "does not forward SIGTERM to the app in a container: make the script one plain command (e.g. "
+        "`node dist/main.js`)",
+    )
+
+
+def test_next_start_with_a_port_variable_keeps_npm_start(repo_root: Path) -> None:
+    files = {"package.json": package(scripts={"start": "next start -p $PORT"}, dependencies={"next": "14"})}
+    stack = detect(repo_root, files)
+    assert only(stack).start_command == "npm start"
+    assert "scripts.start (`next start -p $PORT`) needs a shell" in stack.warnings[0]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deploysmith.detect import php
+from deploysmith.detect import detect_stack, php
 from deploysmith.detect.base import Strength
 from deploysmith.model import Evidence
 from tests.detect.ecosystem_fixtures import ev, make_repo, only
@@ -195,3 +195,40 @@ def test_library_is_tooling_and_bad_manifests_warn(tmp_path: Path) -> None:
         "bad/composer.json:1: malformed JSON (Expecting value); ignored",
         "list/composer.json: not a JSON object; ignored",
     ]
+
+
+def test_composer_files_patches_auth_json_and_path_repositories(tmp_path: Path) -> None:
+    composer = """
+        {
+            "require": {"php": "^8.3", "slim/slim": "^4.12", "cweagans/composer-patches": "^1.7"},
+            "repositories": [{"type": "path", "url": "packages/*"}],
+            "extra": {
+                "patches-file": "composer.patches.json",
+                "patches": {"slim/slim": {"Fix routing": "patches/slim-routing.patch",
+                                          "Upstream": "https://example.com/fix.patch"}}
+            }
+        }
+        """
+    files = {
+        "composer.json": composer,
+        "composer.lock": "{}\n",
+        "composer.patches.json": "{}\n",
+        "patches/slim-routing.patch": "--- a\n",
+        "auth.json": '{"http-basic": {"repo.acme.dev": {"username": "ci", "password": "s3cret"}}}\n',
+        "public/index.php": "<?php\n",
+    }
+    stack = detect_stack(make_repo(tmp_path, files))
+    web = stack.components[0]
+    assert web.dependency_files == (
+        "composer.json",
+        "composer.lock",
+        "composer.patches.json",
+        "patches/slim-routing.patch",
+    )
+    assert stack.warnings == (
+        "auth.json: holds Composer credentials; not copied with the dependency files (an image layer would "
+        "keep it): give the install a BuildKit secret instead (RUN --mount=type=secret) and keep the file "
+        "out of the image (.dockerignore)",
+        "composer.json: a path repository (packages/*) is installed from the repository's own files; the "
+        "image's `composer install` runs before the source is copied, so it cannot find them there",
+    )

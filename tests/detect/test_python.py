@@ -702,3 +702,141 @@ def test_a_package_with_console_scripts_is_a_tool(tmp_path: Path) -> None:
     }
     detection = run_plugin(python, tmp_path, files)
     assert detection is not None and detection.strength == Strength.TOOLING
+
+
+# -- dependency files: what the install reads ---------------------------------------------------
+
+
+def test_requirement_includes_are_dependency_files_resolved_from_the_including_file(repo_root: Path) -> None:
+    files = {
+        "api/requirements.txt": "-r requirements/prod.txt\n--constraint=constraints.txt\n",
+        "api/requirements/prod.txt": "-r base.txt\ngunicorn\n",
+        "api/requirements/base.txt": "flask\n-c ../../shared/pins.txt\n",
+        "api/constraints.txt": "flask==3.0.3\n",
+        "api/requirements-dev.txt": "-r requirements.txt\npytest\n",
+        "shared/pins.txt": "gunicorn==22.0.0\n",
+        "api/app.py": FLASK_APP,
+    }
+    stack = detect(repo_root, files)
+    component = only(stack)
+    assert component.dependency_files == (
+        "requirements.txt",
+        "requirements/prod.txt",
+        "requirements/base.txt",
+        "constraints.txt",
+        "requirements-dev.txt",
+    )
+    assert where(component, "dependency_files") == [(f"api/{n}", None) for n in component.dependency_files]
+    assert stack.warnings == (
+        "api: pip install -r reads shared/pins.txt, outside api, the folder the image is built from; the "
+        "image build cannot see it",
+    )
+
+
+def test_requirements_that_install_local_paths_or_carry_credentials_are_reported(repo_root: Path) -> None:
+    files = {
+        "requirements.txt": (
+            "--extra-index-url https://deploy:${PYPI_TOKEN}@pypi.acme.dev/simple\nflask\ngunicorn\n-e .\n"
+        ),
+        "pyproject.toml": '[project]\nname = "shop"\ndependencies = []\n',
+        "app.py": FLASK_APP,
+    }
+    stack = detect(repo_root, files)
+    # The project installs itself: its pyproject.toml is read too.
+    assert only(stack).dependency_files == ("requirements.txt", "pyproject.toml")
+    assert stack.warnings == (
+        "requirements.txt:1: a package-index URL with credentials; they end up in the image with this file: "
+        "use a BuildKit secret (e.g. PIP_INDEX_URL from RUN --mount=type=secret)",
+        "requirements.txt:4: installs the local path .; the image's dependency layer is installed before the "
+        "source is copied, so pip cannot build it there: install it after the source instead (e.g. "
+        "`pip install --no-deps .`)",
+    )
+
+
+def test_pyproject_is_no_dependency_file_when_requirements_list_the_dependencies(repo_root: Path) -> None:
+    files = {
+        "requirements.txt": "flask\ngunicorn\n",
+        "pyproject.toml": '[project]\nname = "shop"\ndependencies = ["flask"]\n',
+        "app.py": FLASK_APP,
+    }
+    assert only(detect(repo_root, files)).dependency_files == ("requirements.txt",)
+
+
+def test_uv_reads_its_config_and_python_version(repo_root: Path) -> None:
+    files = {
+        "pyproject.toml": '[project]\nname = "shop"\ndependencies = ["flask", "gunicorn"]\n',
+        "uv.lock": "version = 1\n",
+        "uv.toml": '[[index]]\nurl = "https://pypi.acme.dev/simple"\n',
+        ".python-version": "3.12.4\n",
+        "app.py": FLASK_APP,
+    }
+    stack = detect(repo_root, files)
+    component = only(stack)
+    assert component.dependency_files == ("pyproject.toml", "uv.lock", "uv.toml", ".python-version")
+    assert stack.warnings == (
+        ".python-version: pins Python 3.12.4 exactly; uv in the image only uses that patch release, which "
+        "the 3.12 base image may not have: pin the minor version instead",
+    )
+
+
+def test_uv_workspace_root_lists_its_members(repo_root: Path) -> None:
+    files = {
+        "pyproject.toml": (
+            '[project]\nname = "shop"\ndependencies = ["fastapi", "uvicorn", "shared"]\n'
+            '[tool.uv.workspace]\nmembers = ["libs/*"]\nexclude = ["libs/old"]\n'
+        ),
+        "uv.lock": "version = 1\n",
+        "main.py": "from fastapi import FastAPI\napp = FastAPI()\n",
+        "libs/shared/pyproject.toml": '[project]\nname = "shared"\n',
+        "libs/old/pyproject.toml": '[project]\nname = "old"\n',
+    }
+    component = named(detect(repo_root, files), "shop")
+    assert component.dependency_files == ("pyproject.toml", "uv.lock", "libs/shared/pyproject.toml")
+
+
+@pytest.mark.parametrize(
+    ("files", "dependency_files", "warning"),
+    [
+        (
+            {"pyproject.toml": '[tool.poetry.dependencies]\nflask = "*"\ngunicorn = "*"\n',
+             "poetry.lock": "#\n",
+             "poetry.toml": "[virtualenvs]\nin-project = true\n"},
+            ("pyproject.toml", "poetry.lock", "poetry.toml"),
+            None,
+        ),
+        (
+            {"pyproject.toml": '[project]\nname = "x"\ndependencies = ["flask", "gunicorn"]\n',
+             "pdm.lock": "#\n",
+             "pdm.toml": '[pypi.private]\nurl = "https://pypi.acme.dev/simple"\npassword = "hunter2"\n'},
+            ("pyproject.toml", "pdm.lock"),
+            "pdm.toml: holds credentials (password); not copied with the dependency files (an image layer "
+            "would keep it): give the install a BuildKit secret instead (RUN --mount=type=secret) and keep "
+            "the file out of the image (.dockerignore)",
+        ),
+        (
+            {"requirements.txt": "flask\ngunicorn\n", ".pypirc": "[pypi]\npassword = pypi-abc\n"},
+            ("requirements.txt",),
+            ".pypirc: holds package-index credentials; not copied with the dependency files (an image layer "
+            "would keep it): give the install a BuildKit secret instead (RUN --mount=type=secret) and keep "
+            "the file out of the image (.dockerignore)",
+        ),
+    ],
+)
+def test_tool_config_files_and_credentials(
+    repo_root: Path, files: dict[str, str], dependency_files: tuple[str, ...], warning: str | None
+) -> None:
+    stack = detect(repo_root, {**files, "app.py": FLASK_APP})
+    assert only(stack).dependency_files == dependency_files
+    assert stack.warnings == ((warning,) if warning else ())
+
+
+def test_an_editable_install_in_dev_requirements_is_ci_only(repo_root: Path) -> None:
+    files = {
+        "requirements.txt": "flask\ngunicorn\n",
+        "requirements-dev.txt": "-r requirements.txt\n-e .[test]\npytest\n",
+        "pyproject.toml": '[project]\nname = "shop"\ndependencies = []\n',
+        "app.py": FLASK_APP,
+    }
+    stack = detect(repo_root, files)
+    assert only(stack).dependency_files == ("requirements.txt", "requirements-dev.txt")
+    assert stack.warnings == ()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deploysmith.detect import ruby
+from deploysmith.detect import detect_stack, ruby
 from deploysmith.detect.base import Strength
 from deploysmith.model import Evidence
 from tests.detect.ecosystem_fixtures import ev, make_repo, only
@@ -137,3 +137,44 @@ def test_unreadable_gemfile(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, {"Gemfile": b"\xff\xfe gem 'rails'\n"})
     assert ruby.detect(repo, ".") is None
     assert repo.warnings == ["Gemfile: not valid UTF-8 text; skipped"]
+
+
+def test_bundle_install_reads_the_files_the_gemfile_reads(tmp_path: Path) -> None:
+    gemfile = """
+        source "https://rubygems.org"
+        ruby file: ".ruby-version"
+        eval_gemfile "gemfiles/common.rb"
+        gemspec
+        gem "sinatra"
+        gem "payments", path: "engines/payments"
+        """
+    files = {
+        "Gemfile": gemfile,
+        "Gemfile.lock": "GEM\n",
+        ".ruby-version": "3.3.4\n",
+        "gemfiles/common.rb": 'gem "puma"\n',
+        "shop.gemspec": "Gem::Specification.new\n",
+        "config.ru": "run Sinatra::Application\n",
+    }
+    stack = detect_stack(make_repo(tmp_path, files))
+    web = stack.components[0]
+    assert web.dependency_files == (
+        "Gemfile",
+        "Gemfile.lock",
+        ".ruby-version",
+        "gemfiles/common.rb",
+        "shop.gemspec",
+    )
+    assert stack.warnings == (
+        "Gemfile:6: the gem payments comes from the local path engines/payments; the image's "
+        "`bundle install` runs before the source is copied, so it cannot find it there",
+    )
+
+
+def test_a_ruby_version_the_gemfile_does_not_read_is_no_dependency_file(tmp_path: Path) -> None:
+    files = {
+        "Gemfile": 'source "https://rubygems.org"\ngem "sinatra", git: "https://example.com/file:x"\n',
+        ".ruby-version": "3.3.4\n",
+        "config.ru": "run Sinatra::Application\n",
+    }
+    assert only(ruby.detect(make_repo(tmp_path, files), ".")).dependency_files == ("Gemfile",)

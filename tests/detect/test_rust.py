@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deploysmith.detect import rust
+from deploysmith.detect import detect_stack, rust
 from deploysmith.detect.base import Strength
 from deploysmith.model import Evidence
 from tests.detect.ecosystem_fixtures import ev, make_repo, only
@@ -203,3 +203,57 @@ def test_library_crate_is_tooling_and_malformed_manifest_warns(tmp_path: Path) -
     assert detection is not None and detection.strength == Strength.TOOLING
     assert rust.detect(repo, "bad") is None
     assert len(repo.warnings) == 1 and repo.warnings[0].startswith("bad/Cargo.toml: malformed TOML")
+
+
+def test_cargo_fetch_reads_config_toolchain_and_path_dependencies(tmp_path: Path) -> None:
+    files = {
+        "svc/Cargo.toml": """
+            [package]
+            name = "svc"
+            version = "0.1.0"
+
+            [dependencies]
+            core = { path = "libs/core" }
+            proto = { path = "../proto" }
+
+            [target.'cfg(unix)'.dependencies]
+            unix-helpers = { path = "libs/unix" }
+
+            [patch.crates-io]
+            serde = { path = "vendor-patches/serde" }
+            """,
+        "svc/Cargo.lock": "# lock\n",
+        "svc/rust-toolchain.toml": '[toolchain]\nchannel = "1.80.0"\n',
+        "svc/.cargo/config.toml": '[source.crates-io]\nreplace-with = "mirror"\n',
+        "svc/src/main.rs": "fn main() {}\n",
+        "svc/libs/core/Cargo.toml": '[package]\nname = "core"\n',
+        "svc/libs/unix/Cargo.toml": '[package]\nname = "unix-helpers"\n',
+        "svc/vendor-patches/serde/Cargo.toml": '[package]\nname = "serde"\n',
+        "proto/Cargo.toml": '[package]\nname = "proto"\n',
+    }
+    stack = detect_stack(make_repo(tmp_path, files))
+    svc = next(c for c in stack.components if c.path == "svc")
+    assert svc.dependency_files == (
+        "Cargo.toml",
+        "Cargo.lock",
+        "rust-toolchain.toml",
+        ".cargo/config.toml",
+        "libs/core/Cargo.toml",
+        "libs/unix/Cargo.toml",
+        "vendor-patches/serde/Cargo.toml",
+    )
+    assert stack.warnings == (
+        "svc: cargo reads proto/Cargo.toml, outside svc, the folder the image is built from; the image build "
+        "cannot see it",
+    )
+
+
+def test_cargo_config_with_a_registry_token_is_not_copied(tmp_path: Path) -> None:
+    files = {
+        "Cargo.toml": '[package]\nname = "svc"\nversion = "0.1.0"\n',
+        ".cargo/config.toml": '[registries.acme]\nindex = "sparse+https://crates.acme.dev/"\ntoken = "abc"\n',
+        "src/main.rs": "fn main() {}\n",
+    }
+    stack = detect_stack(make_repo(tmp_path, files))
+    assert stack.components[0].dependency_files == ("Cargo.toml",)
+    assert stack.warnings[0].startswith(".cargo/config.toml: holds registry credentials (token); not copied")

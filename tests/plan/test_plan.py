@@ -5,6 +5,7 @@ import pytest
 from deploysmith.errors import DeploysmithError
 from deploysmith.model import Probe, Requirements, Stack
 from deploysmith.plan import build_plan
+from deploysmith.plan.observability import metrics_notes
 from tests.sample_plans import STACKS, sample_plan
 
 
@@ -59,7 +60,7 @@ def test_environments_scale_up_towards_production() -> None:
         ("staging", "go-api-staging", "go-api.staging.shop.example.org", 2, 3, True),
         ("prod", "go-api-prod", "go-api.shop.example.org", 3, 10, False),
     ]
-    assert plan.notes == ()
+    assert plan.notes == tuple(metrics_notes(plan.workloads))  # only the exporter recommendation
 
 
 def test_unknowns_are_said_plainly_in_the_notes() -> None:
@@ -67,6 +68,7 @@ def test_unknowns_are_said_plainly_in_the_notes() -> None:
     assert plan.notes == (
         "no domain given: ingress hosts use the placeholder example.com; pass --domain or set `domain:` in deploysmith.yaml",
         "compliance profile hipaa is recorded; its controls are not rendered by this version",
+        *metrics_notes(plan.workloads),
     )
 
 

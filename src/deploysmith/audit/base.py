@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from deploysmith.audit.ci.model import Pipeline
+from deploysmith.audit.ci.summary import PipelineSummary
 from deploysmith.audit.kustomize import Kustomization, Unit
 from deploysmith.audit.parse import Dockerfile, K8sObject, Workflow
 from deploysmith.model import Severity
@@ -67,6 +69,8 @@ class FileSet:
     suppressions: tuple[Suppression, ...]
     problems: tuple[Hit, ...]  # files that could not be read or parsed
     known_rules: frozenset[str]
+    pipelines: tuple[Pipeline, ...] = ()  # CI/CD pipelines of every platform (GitHub included)
+    summaries: tuple[PipelineSummary, ...] = ()  # their coverage and duration, in the same order
 
 
 Check = Callable[[FileSet], Iterable[Hit]]

@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from deploysmith.audit import dockerfile, docs, kubernetes, meta, secrets, workflows
+from deploysmith.audit import ci_rules, dockerfile, docs, kubernetes, meta, pipeline, secrets, workflows
 from deploysmith.audit.base import FileSet, Hit, Mode, Rule, Suppression, TextFile
+from deploysmith.audit.ci import build_pipelines, jenkins, platform_of
+from deploysmith.audit.ci.model import Platform
+from deploysmith.audit.ci.summary import PipelineSummary, summarize
 from deploysmith.audit.kustomize import KUSTOMIZATION_NAMES, Kustomization, build_units
 from deploysmith.audit.parse import (
     Dockerfile,
@@ -39,6 +42,8 @@ FAMILIES: dict[str, ModuleType] = {
     "dockerfile": dockerfile,
     "kubernetes": kubernetes,
     "workflows": workflows,
+    "ci": ci_rules,
+    "pipeline": pipeline,
     "secrets": secrets,
     "docs": docs,
     "meta": meta,
@@ -145,9 +150,23 @@ def audit_files(
     return run(build(sources, paths, mode), config, families)
 
 
+@dataclass(frozen=True)
+class AuditReport:
+    """What `deploysmith audit` reports: the findings, and each CI/CD pipeline's coverage of
+    the nine stages and its duration estimate (the reports print both)."""
+
+    findings: tuple[Finding, ...]
+    pipelines: tuple[PipelineSummary, ...]
+
+
 def audit_repo(repo: Repo, config: AuditConfig | None = None) -> tuple[Finding, ...]:
     """Every rule over a repository: Dockerfiles, workflows, Kubernetes YAML anywhere outside
     ignored folders, Markdown, and every text file for secrets."""
+    return audit_report(repo, config).findings
+
+
+def audit_report(repo: Repo, config: AuditConfig | None = None) -> AuditReport:
+    """`audit_repo`, with the pipeline summaries."""
     config = config or AuditConfig()
     sources: list[_Source] = []
     for rel in repo.files:
@@ -165,7 +184,8 @@ def audit_repo(repo: Repo, config: AuditConfig | None = None) -> tuple[Finding, 
                 "cannot read it as text",
             )
         sources.append(_Source(rel, text, problem))
-    return run(build(sources, frozenset(repo.files), "audit"), config, FAMILIES)
+    fs = build(sources, frozenset(repo.files), "audit")
+    return AuditReport(run(fs, config, FAMILIES), fs.summaries)
 
 
 def exit_code(findings: Iterable[Finding], fail_on: str) -> int:
@@ -200,19 +220,26 @@ def build(sources: Sequence[_Source], paths: frozenset[str], mode: Mode) -> File
     kustomizations: list[Kustomization] = []
     found: list[Suppression] = []
     problems: list[Hit] = []
+    ci_files: dict[str, tuple[Platform, Any]] = {}
     for source in sources:
         path = source.path
         is_dockerfile = dockerfile.applies_to(path)
         is_workflow = workflows.applies_to(path)
+        platform = None if is_workflow else platform_of(path)
         is_yaml = kubernetes.applies_to(path) or posixpath.basename(path) in KUSTOMIZATION_NAMES
         if source.text is None:
-            if is_dockerfile or is_workflow or is_yaml:
+            if is_dockerfile or is_workflow or is_yaml or platform:
                 problems.append(Hit(path, None, f"cannot parse: {source.problem}{_UNCHECKED}"))
             continue
         text = source.text
         file = TextFile(path, text)
         texts.append(file)
         found.extend(meta.suppressions(file))
+        if platform is not None:
+            problem = _parse_ci(path, platform, text, ci_files)
+            if problem is not None:
+                problems.append(problem)
+            continue
         if is_dockerfile:
             parsed = parse_dockerfile(path, text)
             if parsed.stages:
@@ -231,8 +258,8 @@ def build(sources: Sequence[_Source], paths: frozenset[str], mode: Mode) -> File
         if is_workflow:
             workflow = parse_workflow(path, parsed_docs[0] if len(parsed_docs) == 1 else None)
             if workflow is None:
-                problem = "cannot parse: a workflow is one YAML mapping with on and jobs"
-                problems.append(Hit(path, None, problem + _UNCHECKED))
+                message = "cannot parse: a workflow is one YAML mapping with on and jobs"
+                problems.append(Hit(path, None, message + _UNCHECKED))
             else:
                 workflow_list.append(workflow)
             continue
@@ -243,6 +270,10 @@ def build(sources: Sequence[_Source], paths: frozenset[str], mode: Mode) -> File
         else:
             documents[path] = k8s_objects(path, parsed_docs)
     units, patch_files = build_units(documents, kustomizations)
+    text_map = {file.path: file.text for file in texts}
+    pipelines, ci_problems = build_pipelines(workflow_list, ci_files, text_map, paths)
+    problems.extend(Hit(path, line, f"cannot parse: {what}{_UNCHECKED}") for path, line, what in ci_problems)
+    summaries: list[PipelineSummary] = [summarize(p, paths) for p in pipelines]
     return FileSet(
         mode=mode,
         paths=paths,
@@ -257,7 +288,27 @@ def build(sources: Sequence[_Source], paths: frozenset[str], mode: Mode) -> File
         suppressions=tuple(found),
         problems=tuple(problems),
         known_rules=_RULE_IDS,
+        pipelines=tuple(pipelines),
+        summaries=tuple(summaries),
     )
+
+
+def _parse_ci(path: str, platform: Platform, text: str, into: dict[str, tuple[Platform, Any]]) -> Hit | None:
+    """Parse a CI file of another platform than GitHub: YAML documents, or a Jenkinsfile's
+    statement tree. A file that does not parse is a problem (DS-META-002), never an exception."""
+    if platform == "jenkins":
+        try:
+            into[path] = (platform, jenkins.parse(text))
+        except jenkins.JenkinsError as error:
+            return Hit(path, error.line, f"cannot parse: {error.problem}{_UNCHECKED}")
+        except RecursionError:
+            return Hit(path, None, f"cannot parse: nested too deeply{_UNCHECKED}")
+        return None
+    try:
+        into[path] = (platform, load_yaml(text, path))
+    except YamlError as error:
+        return Hit(path, error.line, f"cannot parse: {error.problem}{_UNCHECKED}")
+    return None
 
 
 def _helm_template(path: str) -> bool:

@@ -215,6 +215,45 @@ def _privileged(fs: FileSet, unit: Unit) -> Iterator[Hit]:
                 )
 
 
+def _seccomp(fs: FileSet, unit: Unit) -> Iterator[Hit]:
+    for obj in _workloads(unit):
+        for container in _containers(obj):
+            profile, where = _effective(obj, container, "seccompProfile")
+            kind = profile.get("type") if isinstance(profile, YMap) else None
+            if kind in ("RuntimeDefault", "Localhost"):
+                continue
+            problem = "runs Unconfined" if kind == "Unconfined" else "sets no seccompProfile"
+            yield _hit(
+                where,
+                f"{obj.label}: container {_cname(container)} {problem}, so every system call is open to it; "
+                "set securityContext.seccompProfile.type: RuntimeDefault on the pod",
+            )
+
+
+def _token_automount(fs: FileSet, unit: Unit) -> Iterator[Hit]:
+    accounts = {
+        (o.name, o.namespace): o.doc.get("automountServiceAccountToken")
+        for o in unit.objects
+        if o.kind == "ServiceAccount"
+    }
+    for obj in _workloads(unit):
+        assert obj.pod is not None
+        spec = obj.pod.spec
+        if "automountServiceAccountToken" in spec:
+            continue  # decided on the pod, either way
+        name = str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+        account = next(
+            (v for (n, ns), v in accounts.items() if n == name and same_namespace(ns, obj.namespace)), None
+        )
+        if account is False:
+            continue
+        yield _hit(
+            at(spec),
+            f"{obj.label}: pods mount the {name} service account's API token; set "
+            "automountServiceAccountToken: false unless the app calls the Kubernetes API",
+        )
+
+
 # -- DS-K8S-007: image tags ------------------------------------------------------------------------
 
 
@@ -239,6 +278,22 @@ def _image_latest(fs: FileSet, unit: Unit) -> Iterator[Hit]:
                     f"{obj.label}: container {_cname(container)} image `{image}` uses the moving "
                     "`latest` tag; pin a version or digest",
                 )
+
+
+def _image_latest_everywhere(fs: FileSet) -> Iterator[Hit]:
+    """Workload images (per unit), and the `images:` a kustomization rewrites them to."""
+    yield from per_unit(_image_latest)(fs)
+    for kustomization in fs.kustomizations:
+        for entry in kustomization.doc.maps("images"):
+            tag = entry.get("newTag")
+            if entry.get("digest") or tag != "latest":
+                continue
+            yield Hit(
+                kustomization.path,
+                entry.line_of("newTag"),
+                f"kustomization sets image `{entry.get('name')}` to the moving `latest` tag; pin a version "
+                "or a digest (newTag: 1.4.2, or digest: sha256:…)",
+            )
 
 
 # -- DS-K8S-008: host access -----------------------------------------------------------------------
@@ -477,7 +532,7 @@ RULES: tuple[Rule, ...] = (
     Rule("DS-K8S-006", "k8s-writable-root-filesystem", "warning",
          "A container does not set readOnlyRootFilesystem: true.", per_unit(_read_only_root)),
     Rule("DS-K8S-007", "k8s-image-latest", "error",
-         "A container image is untagged or uses the moving `latest` tag.", per_unit(_image_latest)),
+         "A container image is untagged or uses the moving `latest` tag.", _image_latest_everywhere),
     Rule("DS-K8S-008", "k8s-host-access", "error",
          "A pod uses hostNetwork, hostPID, hostIPC or a hostPath volume.", per_unit(_host_access)),
     Rule("DS-K8S-009", "k8s-privileged-container", "error",
@@ -494,4 +549,8 @@ RULES: tuple[Rule, ...] = (
          "A ConfigMap holds a secret-looking value.", _configmap_secret),
     Rule("DS-K8S-015", "k8s-removed-api", "error",
          "An object uses an apiVersion that Kubernetes has removed.", _deprecated_api),
+    Rule("DS-K8S-016", "k8s-no-seccomp", "warning",
+         "A container runs without the RuntimeDefault (or a Localhost) seccomp profile.", per_unit(_seccomp)),
+    Rule("DS-K8S-017", "k8s-token-automount", "info",
+         "Pods mount a service account API token they may not need.", per_unit(_token_automount)),
 )

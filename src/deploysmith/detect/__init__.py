@@ -14,6 +14,7 @@ import json
 import os
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -62,6 +63,12 @@ class _Plugin(Protocol):
     MARKERS: tuple[str, ...]
 
     def detect(self, repo: Repo, directory: str) -> Detection | None: ...
+
+
+# A plugin may also define resolve_command(repo, directory, command): the command a
+# Procfile entry such as `npm start` really runs, with the evidence for it, or None.
+_Resolved = tuple[str, tuple[Evidence, ...]]
+_Resolver = Callable[[str], "_Resolved | None"]
 
 
 def detect_path(path: str | os.PathLike[str]) -> Stack:
@@ -194,6 +201,14 @@ def _expand(repo: Repo, base: str, patterns: list[tuple[str, str]]) -> set[str]:
 def _detect_folder(
     repo: Repo, directory: str, warnings: list[str]
 ) -> tuple[Strength, list[Component]] | None:
+    found = _detect_in_folder(repo, directory, warnings)
+    common.flush_build_warnings(repo, directory, keep=found is not None)
+    return found
+
+
+def _detect_in_folder(
+    repo: Repo, directory: str, warnings: list[str]
+) -> tuple[Strength, list[Component]] | None:
     names = common.names_in(repo, directory)
     results: list[tuple[str, Detection]] = []
     for key, module in DETECTORS.items():
@@ -223,51 +238,81 @@ def _detect_folder(
             [Component(name="", path=directory, kind="web", language=None)],
         )
     if entries:
-        components = _apply_procfile(procfile, entries, components, strength)
+        resolve = _resolver(repo, directory, names)
+        components = _apply_procfile(procfile, entries, components, strength, resolve)
         strength = max(strength, Strength.RUNNABLE)
     if strength == Strength.TOOLING or not components:
         return None
     return strength, components
 
 
+def _resolver(repo: Repo, directory: str, names: list[str]) -> _Resolver:
+    """Resolves a Procfile command through the plugins of the folder that can (the Node
+    plugin turns `npm start` into the command of the start script)."""
+    hooks = [
+        hook
+        for module in DETECTORS.values()
+        if (hook := getattr(module, "resolve_command", None)) is not None
+        and any(common.matches_marker(name, cast(_Plugin, module).MARKERS) for name in names)
+    ]
+
+    def resolve(command: str) -> _Resolved | None:
+        for hook in hooks:
+            found = cast("_Resolved | None", hook(repo, directory, command))
+            if found is not None:
+                return found
+        return None
+
+    return resolve
+
+
 def _apply_procfile(
-    rel: str, entries: list[tuple[str, str, int]], components: list[Component], strength: Strength
+    rel: str,
+    entries: list[tuple[str, str, int]],
+    components: list[Component],
+    strength: Strength,
+    resolve: _Resolver,
 ) -> list[Component]:
     """`web:` is the start command of the web component, `release:` its migrations, every
-    other process type a worker sharing the image."""
+    other process type a worker sharing the image. A process run through a package script
+    (`npm start`) runs the script's command instead, so the app receives SIGTERM."""
     primary = next((c for c in components if c.kind == "web"), components[0])
     has_web = any(kind == "web" for kind, _, _ in entries)
     keep_primary = has_web or (strength > Strength.TOOLING and primary.kind == "web")
     out = [c for c in components if c is not primary]
     for kind, command, line in entries:
         evidence = Evidence(file=rel, line=line, text=f"{kind}: {command}"[:200])
+        start: tuple[Evidence, ...] = (evidence,)
+        resolved = resolve(command) if kind != "release" else None
+        if resolved is not None:
+            command, start = resolved[0], (evidence, *resolved[1])
         if kind == "web":
-            primary = _update(primary, kind=("web", evidence), start_command=(command, evidence))
+            primary = _update(primary, kind=("web", evidence), start_command=(command, start))
             port = common.port_from_command(command)
             if port is not None:
-                primary = _update(primary, port=(port, evidence))
+                primary = _update(primary, port=(port, start))
         elif kind == "release":
             primary = _update(primary, migrate_command=(command, evidence))
         else:
             name = f"-{kind}"
             existing = next((i for i, c in enumerate(out) if c.name == name), None)
             if existing is not None:
-                out[existing] = _update(out[existing], start_command=(command, evidence))
+                out[existing] = _update(out[existing], start_command=(command, start))
             else:
-                out.append(_worker(primary, name, command, evidence))
+                out.append(_worker(primary, name, command, start))
     return ([primary] if keep_primary else []) + out
 
 
-def _update(component: Component, **changes: tuple[Any, Evidence]) -> Component:
+def _update(component: Component, **changes: tuple[Any, Evidence | tuple[Evidence, ...]]) -> Component:
     evidence = dict(component.evidence)
     values = {}
-    for key, (value, item) in changes.items():
+    for key, (value, items) in changes.items():
         values[key] = value
-        evidence[key] = (item,)
+        evidence[key] = items if isinstance(items, tuple) else (items,)
     return dataclasses.replace(component, evidence=evidence, **values)
 
 
-def _worker(primary: Component, name: str, command: str, evidence: Evidence) -> Component:
+def _worker(primary: Component, name: str, command: str, evidence: tuple[Evidence, ...]) -> Component:
     """A process sharing `primary`'s image: same build, no port, tests or migrations."""
     shared = (
         "language_version",
@@ -291,7 +336,7 @@ def _worker(primary: Component, name: str, command: str, evidence: Evidence) -> 
         build_target=primary.build_target,
         services=primary.services,
         dependency_files=primary.dependency_files,
-        evidence={**{k: v for k, v in primary.evidence.items() if k in shared}, "start_command": (evidence,)},
+        evidence={**{k: v for k, v in primary.evidence.items() if k in shared}, "start_command": evidence},
     )
 
 

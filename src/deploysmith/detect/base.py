@@ -6,6 +6,12 @@ A plugin is a module with:
   detect(repo: Repo, directory: str) -> Detection | None
                              reads only through `repo` (never executes or imports the
                              repository's code) and describes what runs from `directory`
+and optionally:
+  resolve_command(repo: Repo, directory: str, command: str)
+      -> tuple[str, tuple[Evidence, ...]] | None
+                             what a Procfile command run through the ecosystem's tool
+                             really runs (node: `npm start` → the start script), with the
+                             evidence for it; None to keep the command as written
 """
 
 from __future__ import annotations

@@ -146,6 +146,61 @@ def is_skipped(directory: str) -> bool:
     return any(part in SKIP_SEGMENTS or part.startswith(".") for part in directory.split("/"))
 
 
+# -- dependency files ------------------------------------------------------------------
+
+
+def present(repo: Repo, directory: str, names: Iterable[str]) -> list[str]:
+    """Those of `names` (relative to `directory`) that exist, in the given order, once each."""
+    return [name for name in dict.fromkeys(names) if repo.exists(join(directory, name))]
+
+
+def listed_under(repo: Repo, directory: str, folder: str) -> list[str]:
+    """Every file below `folder` (relative to `directory`), relative to `directory`, sorted."""
+    return [relative(directory, rel) for rel in files_under(repo, join(directory, folder))]
+
+
+def inside(directory: str, rel: str) -> bool:
+    """Whether the repo-relative `rel` is in `directory` or below it."""
+    if rel == ".." or rel.startswith("../"):
+        return False
+    return directory in (".", "") or rel.startswith(directory.rstrip("/") + "/")
+
+
+def build_warning(repo: Repo, directory: str, text: str) -> None:
+    """A warning about how the folder's image would build (dependency files, credentials,
+    start scripts). The core keeps it only when the folder turns out to be deployed, so
+    libraries and tooling folders stay quiet (see flush_build_warnings)."""
+    pending: dict[str, list[str]] = repo.__dict__.setdefault("_ds_build_warnings", {})
+    pending.setdefault(directory or ".", []).append(text)
+
+
+def flush_build_warnings(repo: Repo, directory: str, keep: bool) -> None:
+    """Move the folder's build warnings to repo.warnings (keep=True) or drop them."""
+    pending: dict[str, list[str]] = repo.__dict__.get("_ds_build_warnings", {})
+    found = pending.pop(directory or ".", [])
+    if keep:
+        repo.warnings.extend(found)
+
+
+def credential_warning(rel: str, what: str) -> str:
+    """The warning for a file that holds credentials the dependency install needs: it is
+    never listed in dependency_files, so no image layer keeps it."""
+    return (
+        f"{rel}: holds {what}; not copied with the dependency files (an image layer would keep it): "
+        "give the install a BuildKit secret instead (RUN --mount=type=secret) and keep the file out "
+        "of the image (.dockerignore)"
+    )
+
+
+def outside_warning(directory: str, files: Sequence[str], reader: str) -> str:
+    """The warning for files the install reads that lie outside the component's folder."""
+    where = directory if directory not in (".", "") else "the repository root"
+    return (
+        f"{where}: {reader} reads {', '.join(files)}, outside {where}, the folder the image is built "
+        "from; the image build cannot see it"
+    )
+
+
 # -- evidence and facts --------------------------------------------------------------
 
 

@@ -318,17 +318,37 @@ def _ef_tool(repo: Repo, directory: str, closure: list[Project]) -> str:
     return f"dotnet tool install --tool-path /tmp/dotnet-tools dotnet-ef{pin} && /tmp/dotnet-tools/dotnet-ef"
 
 
+_SHARED = ("Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props")
+_NUGET_CONFIGS = ("nuget.config", "NuGet.config", "NuGet.Config")
+_IMPORT = re.compile(r"""<Import\b[^>]*?\bProject\s*=\s*(?:"([^"]+)"|'([^']+)')""")
+_FILE_ABOVE = re.compile(r"GetPathOfFileAbove\(\s*'?([\w.]+?)'?\s*[,)]")
+
+
 def _dependency_files(repo: Repo, directory: str, closure: list[Project]) -> list[str]:
-    """What `dotnet restore` reads, relative to the component folder (files outside it are
-    reported: a Docker build of this folder cannot see them)."""
-    shared = [common.find_upwards(repo, closure[0].folder, (name,)) for name in (
-        "global.json", "NuGet.config", "nuget.config", "Directory.Build.props", "Directory.Build.targets",
-        "Directory.Packages.props")]
-    files = [f for f in shared if f] + [p.path for p in closure]
+    """What `dotnet restore` of the app reads, relative to the component folder: global.json,
+    the NuGet configs, the Directory.*.props/targets each project picks up (and what they
+    import), every project of the ProjectReference closure with its own imports, and the
+    packages.lock.json files. Files outside the folder are reported (a Docker build of this
+    folder cannot see them); NuGet configs with credentials are left out, with a warning."""
+    files = [f for f in [common.find_upwards(repo, closure[0].folder, ("global.json",))] if f]
+    for project in closure:
+        for folder in common.ancestors(project.folder):
+            for name in _NUGET_CONFIGS:
+                rel = join(folder, name)
+                if rel not in files and repo.exists(rel) and not _nuget_credentials(repo, directory, rel):
+                    files.append(rel)
+    shared: list[str] = []
+    for project in closure:
+        for name in _SHARED:
+            found = common.find_upwards(repo, project.folder, (name,))
+            shared += _with_imports(repo, found) if found else []
+    files += shared + [p.path for p in closure]
+    for project in closure:
+        files += _with_imports(repo, project.path)[1:]
     locks = [join(p.folder, "packages.lock.json") for p in closure]
     files += [lock for lock in locks if repo.exists(lock)]
     files = list(dict.fromkeys(files))
-    inside = [f for f in files if directory in (".", "") or f.startswith(directory + "/")]
+    inside = [f for f in files if common.inside(directory, f)]
     outside = [f for f in files if f not in inside]
     if outside:
         repo.warnings.append(
@@ -336,3 +356,34 @@ def _dependency_files(repo: Repo, directory: str, closure: list[Project]) -> lis
             "a solution in a folder above both would let the image build see them"
         )
     return [common.relative(directory, f) for f in inside]
+
+
+def _with_imports(repo: Repo, rel: str, depth: int = 0) -> list[str]:
+    """`rel` and the MSBuild files it imports, transitively: literal relative paths and
+    GetPathOfFileAbove(<name>) (the next file of that name in a folder above)."""
+    found = [rel]
+    if depth > 5:
+        return found
+    folder = posixpath.dirname(rel) or "."
+    for match in _IMPORT.finditer(repo.read_text(rel) or ""):
+        value = (match.group(1) or match.group(2)).replace("\\", "/")
+        above = _FILE_ABOVE.search(value)
+        target: str | None
+        if above is not None:
+            up = common.parent(folder)
+            target = common.find_upwards(repo, up, (above.group(1),)) if folder != "." else None
+        else:
+            for prefix in ("$(MSBuildThisFileDirectory)", "$(MSBuildProjectDirectory)/"):
+                value = value.replace(prefix, "")
+            target = None if "$(" in value else posixpath.normpath(join(folder, value))
+        if target and repo.exists(target) and target not in found:
+            found += [f for f in _with_imports(repo, target, depth + 1) if f not in found]
+    return found
+
+
+def _nuget_credentials(repo: Repo, directory: str, rel: str) -> bool:
+    if "<packageSourceCredentials" not in (repo.read_text(rel) or ""):
+        return False
+    warning = common.credential_warning(rel, "NuGet feed credentials (packageSourceCredentials)")
+    common.build_warning(repo, directory, warning)
+    return True

@@ -234,10 +234,70 @@ def _module_facts(repo: Repo, directory: str, gomod_path: str, mod: GoMod) -> Fa
     else:
         facts.set("lint_command", "go vet ./...",
                   _support.explained(common.file_evidence(gomod_path), "no golangci-lint config", True))
-    facts.set("dependency_files",
-              [name for name in ("go.mod", "go.sum") if repo.exists(join(directory, name))],
-              common.file_evidence(gomod_path))
+    facts.set("dependency_files", _dependency_files(repo, directory, mod), common.file_evidence(gomod_path))
     return facts
+
+
+def _dependency_files(repo: Repo, directory: str, mod: GoMod) -> list[str]:
+    """What `go mod download` reads: go.mod and go.sum; with a go.work in the folder, the
+    workspace files and every member's go.mod and go.sum; the go.mod of each local
+    `replace` target. A go.work above the folder is left out of the image build: when go.mod
+    needs one of its modules, that is reported."""
+    files = common.present(repo, directory, ("go.mod", "go.sum"))
+    work = join(directory, "go.work")
+    uses = _work_uses(repo.read_text(work) or "") if repo.exists(work) else []
+    if repo.exists(work):
+        files += common.present(repo, directory, ("go.work", "go.work.sum"))
+        for use in uses:
+            folder = posixpath.normpath(join(directory, use))
+            if folder != directory and common.inside(directory, folder):
+                inner = common.relative(directory, folder)
+                files += common.present(repo, directory, (f"{inner}/go.mod", f"{inner}/go.sum"))
+    for target in mod.local:
+        folder = posixpath.normpath(join(directory, target))
+        if folder != directory and common.inside(directory, folder) and not folder.startswith(".."):
+            files += common.present(repo, directory, (f"{common.relative(directory, folder)}/go.mod",))
+    above = common.find_upwards(repo, common.parent(directory), ("go.work",)) if directory != "." else None
+    if above is not None and not repo.exists(work):
+        _workspace_needs(repo, directory, mod, above)
+    return list(dict.fromkeys(files))
+
+
+def _work_uses(text: str) -> list[str]:
+    """The folders a go.work `use`s."""
+    uses: list[str] = []
+    block = False
+    for raw in text.splitlines():
+        line = raw.split("//", 1)[0].strip()
+        if block:
+            if line.startswith(")"):
+                block = False
+            elif line:
+                uses.append(line.strip('"'))
+        elif re.match(r"use\s*\($", line):
+            block = True
+        elif match := re.match(r"use\s+(\S+)", line):
+            uses.append(match.group(1).strip('"'))
+    return uses
+
+
+def _workspace_needs(repo: Repo, directory: str, mod: GoMod, work: str) -> None:
+    """Report modules go.mod requires that only the go.work above the folder provides."""
+    root = posixpath.dirname(work) or "."
+    provided: dict[str, str] = {}
+    for use in _work_uses(repo.read_text(work) or ""):
+        folder = posixpath.normpath(join(root, use))
+        module = parse_gomod(repo.read_text(join(folder, "go.mod")) or "").module
+        if module and folder != directory:
+            provided[module] = folder
+    needed = sorted(path for path in mod.requires if path in provided)
+    if needed:
+        common.build_warning(
+            repo, directory,
+            f"{join(directory, 'go.mod')}: requires {', '.join(needed)}, which {work} provides from "
+            f"{', '.join(provided[n] for n in needed)}; the image is built from {directory} alone, "
+            "where go.work does not apply: add a replace directive or publish the module"
+        )
 
 
 def _binaries(repo: Repo, directory: str, mod: GoMod, packages: dict[str, list[str]]) -> list[Binary]:

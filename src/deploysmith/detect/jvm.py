@@ -73,7 +73,11 @@ GRADLE_JAVA = re.compile(
     r"""|(?:source|target)Compatibility\s*=\s*['"]?(\d+(?:\.\d+)?)"""
 )
 GRADLE_MAIN = re.compile(r"""mainClass(?:Name)?\s*(?:=|\.set\()\s*["']([\w.$]+)["']""")
-GRADLE_INCLUDE = re.compile(r"^[ \t]*include\b[ \t]*\(?(.*)$", re.M)
+GRADLE_INCLUDE = re.compile(r"^[ \t]*include\b[ \t]*(\()?", re.M)
+GRADLE_INCLUDE_BUILD = re.compile(r"""\bincludeBuild\s*\(?\s*["']([^"']+)["']""")
+GRADLE_APPLY_FROM = re.compile(r"""\bapply\s*\(?\s*from\s*[:=]\s*["']([^"':]+)["']""")
+MAVEN_SETTINGS = re.compile(r"(?:^|\s)(?:-s|--settings|-gs|--global-settings)[=\s]+(\S+)")
+MAVEN_PASSWORD = re.compile(r"<password>\s*[^<$\s]")
 
 
 @dataclass
@@ -92,6 +96,7 @@ class Project:
     java: tuple[str, Evidence] | None = None
     lint: tuple[str, Evidence] | None = None  # goal/task, evidence
     kotlin: bool = False
+    parent_pom: str | None = None  # the Maven parent's pom.xml when it is in the repository
 
     def artifact(self, artifact: str) -> Evidence | None:
         return next((e for key, e in self.deps.items() if key.split(":")[1] == artifact), None)
@@ -225,7 +230,30 @@ def _maven_project(repo: Repo, root: str, folder: str, pom: ET.Element, props: d
         if plugin in plugins:
             project.lint = (goal, _xml_line(repo, path, "artifactId", plugin))
             break
+    project.parent_pom = _maven_parent_pom(repo, folder, pom)
     return project
+
+
+def _maven_parent_pom(repo: Repo, folder: str, pom: ET.Element) -> str | None:
+    """The parent's pom.xml in the repository (relativePath, default ../pom.xml, with the
+    parent's artifactId), which Maven reads before it looks in a repository."""
+    parent = pom.find("parent")
+    if parent is None:
+        return None
+    given = parent.find("relativePath")
+    relative = "../pom.xml" if given is None else (given.text or "").strip()
+    if not relative:  # <relativePath/>: the parent comes from a repository
+        return None
+    path = posixpath.normpath(join(folder, relative))
+    if not path.endswith(".xml"):
+        path = join(path, "pom.xml")
+    if path.startswith("..") or not repo.exists(path):
+        return None
+    wanted = _support.xml_text(pom, "parent/artifactId")
+    text = repo.read_text(path) or ""
+    own = re.sub(r"<parent>.*?</parent>", "", text, flags=re.S)
+    found = re.search(r"<artifactId>\s*([^<\s]+)\s*</artifactId>", own)
+    return path if found is not None and found.group(1) == wanted else None
 
 
 def _resolve(value: str | None, props: dict[str, str]) -> str | None:
@@ -263,9 +291,21 @@ def _gradle(repo: Repo, directory: str) -> list[Project] | None:
 
 
 def _gradle_includes(settings: str) -> list[str]:
+    """Project paths of every `include`: `include 'a', 'b'` (continued over lines ending in a
+    comma) and `include(` … `)` spanning several lines."""
     includes: list[str] = []
     for match in GRADLE_INCLUDE.finditer(settings):
-        includes += re.findall(r"""["']([^"']+)["']""", match.group(1))
+        rest = settings[match.end():]
+        if match.group(1):  # include( … ): up to the closing parenthesis
+            arguments = rest.split(")", 1)[0]
+        else:
+            lines = rest.split("\n")
+            taken = [lines[0]]
+            while taken[-1].split("//", 1)[0].rstrip().endswith(",") and len(taken) < len(lines):
+                taken.append(lines[len(taken)])
+            arguments = "\n".join(taken)
+        arguments = re.sub(r"//[^\n]*", "", arguments)
+        includes += re.findall(r"""["']([^"']+)["']""", arguments)
     return includes
 
 
@@ -496,11 +536,69 @@ def _lookup(document: Any, dotted: str) -> Any:
 
 
 def _dependency_files(repo: Repo, directory: str, project: Project, projects: list[Project]) -> list[str]:
+    """Everything the dependency step (`dependency:go-offline`, `gradle dependencies`) reads,
+    relative to the build's root folder."""
     if project.tool == "maven":
-        names = ["mvnw", ".mvn/wrapper/maven-wrapper.properties"]
-    else:
-        names = ["gradlew", "gradle/wrapper/gradle-wrapper.properties", "gradle/wrapper/gradle-wrapper.jar",
-                 *GRADLE_SETTINGS, "gradle.properties", "gradle/libs.versions.toml", "gradle.lockfile"]
-    files = [n for n in names if repo.exists(join(directory, n))]
-    files += [common.relative(directory, p.build_file) for p in projects]
-    return files
+        return _maven_files(repo, directory, projects)
+    return _gradle_files(repo, directory, projects)
+
+
+def _maven_files(repo: Repo, directory: str, projects: list[Project]) -> list[str]:
+    """The wrapper, .mvn/ (wrapper, maven.config, jvm.config, extensions.xml) and the settings
+    file maven.config names, every module's pom.xml, and parent poms in the repository."""
+    mvn = [".mvn/wrapper/maven-wrapper.properties", *common.listed_under(repo, directory, ".mvn")]
+    files = common.present(repo, directory, ["mvnw", *mvn])
+    config = repo.read_text(join(directory, ".mvn/maven.config")) or ""
+    files += common.present(repo, directory, [m.group(1) for m in MAVEN_SETTINGS.finditer(config)])
+    poms = [p.build_file for p in projects]
+    parents = [p.parent_pom for p in projects if p.parent_pom is not None and p.parent_pom not in poms]
+    outside = [rel for rel in dict.fromkeys(parents) if not common.inside(directory, rel)]
+    files += [common.relative(directory, rel) for rel in [*poms, *parents] if rel not in outside]
+    if outside:
+        common.build_warning(repo, directory, common.outside_warning(directory, outside, "Maven"))
+    return _without_credentials(repo, directory, list(dict.fromkeys(files)))
+
+
+def _without_credentials(repo: Repo, directory: str, files: list[str]) -> list[str]:
+    """Maven settings with a literal <password> stay out (with a warning)."""
+    kept = []
+    for name in files:
+        rel = join(directory, name)
+        if name.endswith(".xml") and MAVEN_PASSWORD.search(repo.read_text(rel) or ""):
+            warning = common.credential_warning(rel, "repository credentials (<password>)")
+            common.build_warning(repo, directory, warning)
+        else:
+            kept.append(name)
+    return kept
+
+
+def _gradle_files(repo: Repo, directory: str, projects: list[Project]) -> list[str]:
+    """The wrapper, settings, gradle.properties, gradle/ (version catalogs, verification
+    metadata, scripts), every project's build file and the scripts they apply, lock files,
+    and the builds compiled before any build file is evaluated: buildSrc/ and includeBuild()."""
+    wrapper = ["gradlew", "gradle/wrapper/gradle-wrapper.properties", "gradle/wrapper/gradle-wrapper.jar"]
+    files = common.present(repo, directory, [*wrapper, *GRADLE_SETTINGS, "gradle.properties"])
+    files += common.listed_under(repo, directory, "gradle")
+    scripts = [p.build_file for p in projects]
+    for project in projects:
+        for _, match, _ in _support.search(repo, [project.build_file], GRADLE_APPLY_FROM):
+            applied = posixpath.normpath(join(project.folder, match.group(1)))
+            scripts += [applied] if repo.exists(applied) else []
+    files += [common.relative(directory, rel) for rel in scripts if common.inside(directory, rel)]
+    outside = [rel for rel in dict.fromkeys(scripts) if not common.inside(directory, rel)]
+    if outside:
+        warning = common.outside_warning(directory, outside, "Gradle (apply from)")
+        common.build_warning(repo, directory, warning)
+    folders = [common.relative(directory, p.folder) if p.folder != directory else "." for p in projects]
+    locks = ["settings-gradle.lockfile", *[join(folder, "gradle.lockfile") for folder in folders]]
+    files += common.present(repo, directory, locks)
+    settings = next((join(directory, n) for n in GRADLE_SETTINGS if repo.exists(join(directory, n))), None)
+    text = (repo.read_text(settings) if settings else None) or ""
+    for build in ["buildSrc", *[m.group(1) for m in GRADLE_INCLUDE_BUILD.finditer(text)]]:
+        folder = posixpath.normpath(join(directory, build))
+        if common.inside(directory, folder) and folder != directory:
+            files += common.listed_under(repo, directory, common.relative(directory, folder))
+        elif next(common.files_under(repo, folder), None) is not None:
+            warning = common.outside_warning(directory, [folder + "/"], "Gradle (includeBuild)")
+            common.build_warning(repo, directory, warning)
+    return list(dict.fromkeys(files))

@@ -2,11 +2,22 @@
 servers, Vite/CRA/Angular single-page apps, and front-end asset pipelines of other backends.
 
 Reads package.json as JSON and source files as text; never runs a script.
+
+Start commands never go through a package manager when the script is one plain command:
+`npm start` with scripts.start "node dist/main.js" is "node dist/main.js" (npm would not
+forward SIGTERM to the app), and a dependency's binary is named by its path
+("node_modules/.bin/next start"), which is how npm finds it. A script that needs a shell,
+sets variables inline or runs a wrapper (cross-env, nodemon, …) keeps the package manager's
+form, with a warning. dependency_files lists every file the install reads (lock, manager
+config, Yarn 2+ release and plugins, patches, files of install scripts), never a config
+that holds registry credentials.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +34,26 @@ _LOCKS = {
     "yarn.lock": "yarn",
     "bun.lockb": "bun",
     "bun.lock": "bun",
+    "npm-shrinkwrap.json": "npm",  # npm prefers it to package-lock.json when both exist
     "package-lock.json": "npm",
-    "npm-shrinkwrap.json": "npm",
 }
+# Configuration each install reads from the package's folder (Yarn 2+ reads .yarnrc.yml, not
+# .npmrc); files that hold registry credentials are left out (see _credentials).
+_CONFIG = {
+    "npm": (".npmrc",),
+    "pnpm": (".npmrc", "pnpm-workspace.yaml", ".pnpmfile.cjs", ".pnpmfile.mjs"),
+    "yarn": (".npmrc", ".yarnrc"),
+    "yarn-berry": (".yarnrc.yml",),
+    "bun": (".npmrc", "bunfig.toml"),
+}
+_CREDENTIALS = {
+    ".npmrc": re.compile(r"^[^#;\n]*?(_authToken|_auth|_password)\s*=", re.M),
+    ".yarnrc": re.compile(r"^[^#\n]*?(_authToken|_auth|_password)[\s=]", re.M),
+    ".yarnrc.yml": re.compile(r"^\s*(npmAuthToken|npmAuthIdent|npmPassword)\s*:", re.M),
+    "bunfig.toml": re.compile(r"^\s*(token|password)\s*=", re.M),
+}
+# Scripts the package manager runs inside the install of the package itself.
+_INSTALL_SCRIPTS = ("preinstall", "install", "postinstall", "prepare")
 # fmt: off
 _SERVERS = {
     "express": "express", "fastify": "fastify", "koa": "koa", "hono": "hono", "@hono/node-server": "hono",
@@ -168,10 +196,114 @@ def _package_manager(repo: Repo, pkg: _Package, facts: Facts) -> None:
     yarnrc = common.find_upwards(repo, pkg.directory, (".yarnrc.yml",))
     if pkg.manager == "yarn" and yarnrc:  # Yarn 2+ ("berry"): the evidence says so
         facts.evidence["package_manager"].append(common.file_evidence(yarnrc))
-    lock_names = [name for name, manager in _LOCKS.items() if manager == pkg.manager and name in names]
-    extra = [name for name in (".npmrc", ".yarnrc.yml", "pnpm-workspace.yaml") if name in names]
-    files = ["package.json", *lock_names[:1], *extra]
+    locks = [name for name, manager in _LOCKS.items() if manager == pkg.manager]
+    if not any(name in names for name in locks):
+        above = common.find_upwards(repo, pkg.directory, locks)
+        if above is not None:
+            common.build_warning(
+                repo, pkg.directory,
+                common.outside_warning(pkg.directory, [above], f"{pkg.manager} install")
+                + " (the install there is not locked, and workspace dependencies do not resolve)"
+            )
+    files = _dependency_files(repo, pkg)
     facts.set("dependency_files", files, *[common.file_evidence(join(pkg.directory, n)) for n in files])
+
+
+def _dependency_files(repo: Repo, pkg: _Package) -> list[str]:
+    """Every file the install reads, relative to the package's folder: the manifest, the
+    lock, the manager's configuration, Yarn 2+'s release and plugins, patches, and local
+    files the install's own lifecycle scripts run."""
+    d = pkg.directory
+    names = set(common.names_in(repo, d))
+    berry = pkg.manager == "yarn" and ".yarnrc.yml" in names
+    tool = "yarn-berry" if berry else pkg.manager
+    locks = [name for name, manager in _LOCKS.items() if manager == pkg.manager and name in names]
+    files = ["package.json", *locks[:1]]
+    for name in _CONFIG.get(tool, ()):
+        if name in names and not _credentials(repo, d, name):
+            files.append(name)
+    if tool == "yarn" and ".yarnrc" in files:  # Yarn 1 runs the release its yarn-path names
+        text = repo.read_text(join(d, ".yarnrc")) or ""
+        found = re.search(r"""^\s*yarn-path\s+["']?([^"'\s]+)""", text, re.M)
+        files += _local(repo, pkg, [found.group(1)] if found else [], ".yarnrc")
+    if berry:
+        files += common.listed_under(repo, d, ".yarn/releases")
+        files += common.listed_under(repo, d, ".yarn/plugins")
+    files += _patches(repo, pkg, "pnpm-workspace.yaml" in files)
+    files += _install_script_files(repo, pkg)
+    return list(dict.fromkeys(files))
+
+
+def _credentials(repo: Repo, directory: str, name: str) -> bool:
+    """Whether a package-manager config file holds registry credentials (then: a warning)."""
+    pattern = _CREDENTIALS.get(name)
+    found = pattern.search(repo.read_text(join(directory, name)) or "") if pattern else None
+    if found is not None:
+        what = f"registry credentials ({found.group(1)})"
+        common.build_warning(repo, directory, common.credential_warning(join(directory, name), what))
+    return found is not None
+
+
+def _local(repo: Repo, pkg: _Package, paths: list[str], source: str) -> list[str]:
+    """Those of `paths` (relative to the package) that are files in its folder; files
+    outside it are reported."""
+    found: list[str] = []
+    outside: list[str] = []
+    for path in paths:
+        rel = posixpath.normpath(join(pkg.directory, path.removeprefix("~/")))
+        if rel.startswith("../") or not repo.exists(rel):
+            continue
+        (found if common.inside(pkg.directory, rel) else outside).append(rel)
+    if outside:
+        warning = common.outside_warning(pkg.directory, outside, f"the install ({source})")
+        common.build_warning(repo, pkg.directory, warning)
+    return [common.relative(pkg.directory, rel) for rel in found]
+
+
+def _patches(repo: Repo, pkg: _Package, workspace_file: bool) -> list[str]:
+    """Patches the install applies: pnpm's and Bun's patchedDependencies, Yarn's patch:
+    protocol, and patch-package's folder when an install script runs it."""
+    declared: list[str] = []
+    tables = [pkg.data.get("patchedDependencies")]
+    pnpm = pkg.data.get("pnpm")
+    tables.append(pnpm.get("patchedDependencies") if isinstance(pnpm, dict) else None)
+    if workspace_file:
+        workspace = repo.load_yaml(join(pkg.directory, "pnpm-workspace.yaml"))
+        tables.append(workspace.get("patchedDependencies") if isinstance(workspace, dict) else None)
+    for table in tables:
+        declared += [v for v in table.values() if isinstance(v, str)] if isinstance(table, dict) else []
+    for key in ("dependencies", "devDependencies", "optionalDependencies", "resolutions"):
+        table = pkg.data.get(key)
+        for spec in table.values() if isinstance(table, dict) else ():
+            if isinstance(spec, str) and spec.startswith("patch:") and "#" in spec:
+                declared.append(spec.split("#", 1)[1].split("::", 1)[0])
+    files = _local(repo, pkg, declared, "patches")
+    for name in _INSTALL_SCRIPTS:
+        script = pkg.scripts.get(name, "")
+        if "patch-package" in script:
+            folder = re.search(r"--patch-dir[=\s]+(\S+)", script)
+            files += common.listed_under(repo, pkg.directory, folder.group(1) if folder else "patches")
+    return sorted(dict.fromkeys(files))
+
+
+def _install_script_files(repo: Repo, pkg: _Package) -> list[str]:
+    """Files of the package that its install lifecycle scripts read (`node scripts/setup.js`,
+    the Prisma schema for `prisma generate`); a script that builds the source is reported:
+    it runs before the source is copied."""
+    paths: list[str] = []
+    for name in _INSTALL_SCRIPTS:
+        script = pkg.scripts.get(name, "")
+        paths += [t.strip("\"'") for t in re.split(r"[\s;&|()=]+", script) if "/" in t or "." in t.strip(".")]
+        if re.search(r"\bprisma\s+generate\b", script) and "--schema" not in script:
+            schema = _prisma_schema(repo, pkg)
+            paths += [common.relative(pkg.directory, schema)] if schema else []
+        if re.search(r"\b(?:tsc|build)\b", script):
+            common.build_warning(
+                repo, pkg.directory,
+                f"{pkg.rel}: scripts.{name} (`{script}`) runs during the install, before the image has "
+                "the source; the dependency install there fails or builds nothing"
+            )
+    return _local(repo, pkg, [p for p in paths if p and not p.startswith(("-", "http"))], "install scripts")
 
 
 _PINS = (
@@ -265,6 +397,122 @@ def _script(pkg: _Package, name: str) -> str | None:
     return script if script and script.strip() not in ("", "exit 0", "true") else None
 
 
+# -- start scripts ----------------------------------------------------------------------------
+
+# Programs that wrap the app in another process, run a shell, or restart it: the script is
+# not the server's own command line.
+_WRAPPERS = frozenset({
+    "cross-env", "dotenv", "env-cmd", "env", "sh", "bash", "zsh", "exec", "concurrently", "npm-run-all",
+    "npm-run-all2", "run-s", "run-p", "nodemon", "ts-node-dev", "node-dev", "forever", "pm2", "npm", "pnpm",
+    "yarn", "npx", "pnpx", "bunx", "deno",
+})
+# Programs on the image's PATH; any other bare name is a dependency's binary, which only a
+# package manager puts on PATH: the command names it as node_modules/.bin/<name>.
+_ON_PATH = frozenset({"node", "bun"})
+_SHELL_SYNTAX = re.compile(r"&&|\|\||[;|<>`&]|\$")
+
+
+def _script_call(pkg: _Package, command: str) -> str | None:
+    """The package script `command` runs (`npm start`, `yarn start`, `pnpm run x`,
+    `bun run x`), when that is all it does and the script exists."""
+    try:
+        tokens = shlex.split(command)
+    except ValueError:
+        return None
+    if len(tokens) == 3 and (tokens[0], tokens[1]) in (
+        ("npm", "run"), ("npm", "run-script"), ("pnpm", "run"), ("yarn", "run"), ("bun", "run")
+    ):
+        name = tokens[2]
+    elif len(tokens) == 2 and (tokens[0] in ("pnpm", "yarn") or tokens[0] == "npm" and tokens[1] in (
+        "start", "test", "stop", "restart"
+    )):
+        name = tokens[1]
+    else:
+        return None
+    return name if name in pkg.scripts else None
+
+
+def _not_plain(script: str) -> str | None:
+    """Why a script is not one plain command the image can run itself, or None."""
+    if not script.strip():
+        return "is empty"
+    if _SHELL_SYNTAX.search(script):
+        return "needs a shell (&&, pipes, redirects or $ expansion)"
+    try:
+        tokens = shlex.split(script)
+    except ValueError:
+        return "cannot be split into arguments"
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", tokens[0]):
+        return "sets environment variables inline"
+    if tokens[0] in ("npx", "pnpx", "bunx") and len(tokens) > 1 and not tokens[1].startswith("-"):
+        tokens = tokens[1:]
+    if tokens[0] in _WRAPPERS:
+        return f"runs the app through {tokens[0]}"
+    return None
+
+
+def _plain_command(script: str) -> str:
+    """A plain script as the image runs it: npx dropped, a dependency's binary named by its path."""
+    command = script.strip()
+    first = command.split(None, 1)[0]
+    if first in ("npx", "pnpx", "bunx"):
+        command = command.split(None, 1)[1].lstrip()
+        first = command.split(None, 1)[0]
+    if first in _ON_PATH or "/" in first:
+        return command
+    return f"node_modules/.bin/{command}"
+
+
+def _resolve(repo: Repo, pkg: _Package, name: str, depth: int = 0) -> tuple[str | None, list[Evidence], str]:
+    """(the command script `name` runs, evidence from its line (and the lines of the scripts
+    it calls), why it is not plain when the command is None)."""
+    script = pkg.scripts.get(name, "").strip()
+    evidence = [pkg.script(repo, name)]
+    called = _script_call(pkg, script)
+    if called is not None and depth < 3:
+        command, more, reason = _resolve(repo, pkg, called, depth + 1)
+        return command, evidence + more, reason
+    why = _not_plain(script)
+    if why is not None:
+        return None, evidence, f"scripts.{name} (`{script}`) {why}"
+    return _plain_command(script), evidence, ""
+
+
+def _start_script(repo: Repo, pkg: _Package, facts: Facts, name: str = "start") -> None:
+    """start_command from a package script: the command the script runs when it is plain
+    (a package manager in between would not forward SIGTERM to the app), else the package
+    manager's form, with a warning."""
+    command, evidence, reason = _resolve(repo, pkg, name)
+    if command is None:
+        common.build_warning(repo, pkg.directory, _complex_warning(pkg, pkg.run(name), reason))
+    facts.set("start_command", command or pkg.run(name), *evidence)
+
+
+def _complex_warning(pkg: _Package, command: str, reason: str) -> str:
+    runner = command.split()[0]
+    return (
+        f"{pkg.rel}: {reason}; the start command stays `{command}`, and {runner} does not forward "
+        "SIGTERM to the app in a container: make the script one plain command (e.g. `node dist/main.js`)"
+    )
+
+
+def resolve_command(repo: Repo, directory: str, command: str) -> tuple[str, tuple[Evidence, ...]] | None:
+    """For the core (Procfile entries): the command behind `npm start` and the like, with the
+    evidence of the script lines; None when `command` runs no package script or the script is
+    not plain (then with a warning)."""
+    if not repo.exists(join(directory, "package.json")):
+        return None
+    pkg = _read(repo, directory)
+    called = _script_call(pkg, command) if pkg is not None else None
+    if pkg is None or called is None:
+        return None
+    resolved, evidence, reason = _resolve(repo, pkg, called)
+    if resolved is None:
+        common.build_warning(repo, directory, _complex_warning(pkg, command, reason))
+        return None
+    return resolved, tuple(evidence)
+
+
 def _build(
     repo: Repo, pkg: _Package, facts: Facts, output: str | None, output_evidence: Evidence | None = None
 ) -> None:
@@ -287,7 +535,7 @@ def _next(repo: Repo, pkg: _Package, facts: Facts) -> tuple[Strength, ComponentK
     else:
         _build(repo, pkg, facts, ".next")
         if "start" in pkg.scripts:
-            facts.set("start_command", pkg.run("start"), pkg.script(repo, "start"))
+            _start_script(repo, pkg, facts)
         else:
             facts.set("start_command", pkg.exec("next start"), pkg.dep(repo, "next", default=True))
     found = common.port_from_command(pkg.scripts.get("start", ""))
@@ -315,7 +563,7 @@ def _nest(repo: Repo, pkg: _Package, sources: list[str], facts: Facts) -> tuple[
     facts.set("framework", "nestjs", pkg.dep(repo, "@nestjs/core"))
     _build(repo, pkg, facts, "dist")
     prod = pkg.scripts.get("start:prod", "")
-    if prod.startswith("node "):
+    if prod.startswith("node ") and _not_plain(prod) is None:
         facts.set("start_command", prod, pkg.script(repo, "start:prod"))
     else:
         facts.set("start_command", "node dist/main.js", pkg.dep(repo, "@nestjs/core", default=True))
@@ -372,7 +620,7 @@ def _server_start(repo: Repo, pkg: _Package, sources: list[str], facts: Facts) -
     library's `main` is what it exports, not a process)."""
     for name in ("start:prod", "start:production", "serve", "start"):
         script = pkg.scripts.get(name, "").strip()
-        if re.match(r"^node\s+\S", script) and "&&" not in script:
+        if re.match(r"^node\s+\S", script) and _not_plain(script) is None:
             facts.set("start_command", script, pkg.script(repo, name))
             _build(repo, pkg, facts, None)
             return True
@@ -380,7 +628,7 @@ def _server_start(repo: Repo, pkg: _Package, sources: list[str], facts: Facts) -
     main = pkg.data.get("main") if isinstance(pkg.data.get("main"), str) else None
     compiled = "typescript" in pkg.deps and _script(pkg, "build") is not None
     if start and not _DEV_RUNNERS.match(start) and not re.match(r"^(ts-node|tsx)\s", start):
-        facts.set("start_command", pkg.run("start"), pkg.script(repo, "start"))
+        _start_script(repo, pkg, facts)
         _build(repo, pkg, facts, None)
         return True
     if start and compiled:

@@ -81,7 +81,7 @@ def detect(repo: Repo, directory: str) -> Detection | None:
     symfony = "symfony/framework-bundle" in required and repo.exists(index)
     _tests(repo, directory, path, data, packages, laravel, facts)
     _lint(repo, path, packages, facts)
-    files = ["composer.json", "composer.lock"]
+    files = ["composer.json", "composer.lock", *_composer_reads(repo, directory, path, data)]
     if laravel or symfony or repo.exists(index):
         framework = "laravel" if laravel else "symfony" if symfony else None
         package = "laravel/framework" if laravel else "symfony/framework-bundle"
@@ -102,6 +102,35 @@ def detect(repo: Repo, directory: str) -> Detection | None:
     if laravel:
         components += _queue_worker(repo, directory, path, packages, env, facts)
     return Detection(tuple(components), Strength.APP if facts.get("framework") else Strength.RUNNABLE)
+
+
+def _composer_reads(repo: Repo, directory: str, path: str, data: dict[str, Any]) -> list[str]:
+    """Files `composer install` reads besides composer.json and its lock: patches that
+    cweagans/composer-patches applies. auth.json (credentials) is never one of them; path
+    repositories are reported: the install runs before the source is copied."""
+    if repo.exists(join(directory, "auth.json")):
+        warning = common.credential_warning(join(directory, "auth.json"), "Composer credentials")
+        common.build_warning(repo, directory, warning)
+    repositories = data.get("repositories")
+    if isinstance(repositories, dict):
+        repositories = list(repositories.values())
+    for entry in repositories if isinstance(repositories, list) else []:
+        if isinstance(entry, dict) and entry.get("type") in ("path", "artifact"):
+            common.build_warning(
+                repo, directory,
+                f"{path}: a {entry.get('type')} repository ({entry.get('url')}) is installed from the "
+                "repository's own files; the image's `composer install` runs before the source is copied, "
+                "so it cannot find them there"
+            )
+    extra = data.get("extra")
+    extra = extra if isinstance(extra, dict) else {}
+    files = [extra["patches-file"]] if isinstance(extra.get("patches-file"), str) else []
+    patches = extra.get("patches")
+    for table in patches.values() if isinstance(patches, dict) else []:
+        for patch in table.values() if isinstance(table, dict) else []:
+            if isinstance(patch, str) and "://" not in patch:
+                files.append(patch)
+    return [f for f in files if not f.startswith(("/", "../"))]
 
 
 def _table(data: dict[str, Any], key: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ layout adds `--app-dir src` / `--chdir src`.
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -53,7 +54,8 @@ class _Project:
     directory: str
     deps: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)  # name → (file, extras)
     pyproject: dict[str, Any] = field(default_factory=dict)
-    requirement_files: list[str] = field(default_factory=list)
+    requirement_files: list[str] = field(default_factory=list)  # with their -r/-c includes
+    installs_itself: bool = False  # a requirements file installs the project (`-e .`)
 
     def has(self, *names: str) -> str | None:
         return next((name for name in names if name in self.deps), None)
@@ -155,18 +157,47 @@ def _pyproject_deps(project: _Project, rel: str) -> None:
             _add(project, name, rel)
 
 
+_LOCAL_PATH = re.compile(r"^(?:(?:-e|--editable)[=\s]+)?(?:file:)?(\.{1,2}(?:/\S*)?)(?:\[[^\]]*\])?$")
+_DEV_ONLY = re.compile(r"dev|test|lint|doc")  # requirements files the image does not install
+_URL_CREDENTIALS = re.compile(r"^(?:-i|--index-url|--extra-index-url|-f|--find-links)[=\s]+\S*://[^/\s]+@")
+
+
 def _requirements(repo: Repo, project: _Project, rel: str, depth: int) -> None:
+    """A requirements file and, recursively, the files it includes with -r/-c (resolved
+    relative to the including file, as pip does)."""
     text = repo.read_text(rel)
     if text is None or rel in project.requirement_files or depth > 3:
         return
     project.requirement_files.append(rel)
-    for raw in text.splitlines():
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split(" #", 1)[0].strip()
         include = re.match(r"^(?:-r|--requirement|-c|--constraint)[=\s]+(\S+)", line)
+        local = _LOCAL_PATH.match(line)
         if include:
             target = posixpath.normpath(join(common.parent(rel), include.group(1)))
-            if not target.startswith("../"):
+            if target.startswith("../"):
+                warning = f"{rel}:{number}: includes {include.group(1)}, outside the repository"
+                common.build_warning(repo, project.directory, warning)
+            else:
                 _requirements(repo, project, target, depth + 1)
+        elif local and _DEV_ONLY.search(rel.rsplit("/", 1)[-1]):
+            continue  # only CI installs it, from a checkout that has the source
+        elif local:
+            target = posixpath.normpath(join(common.parent(rel), local.group(1)))
+            if target == project.directory:
+                project.installs_itself = True
+            common.build_warning(
+                repo, project.directory,
+                f"{rel}:{number}: installs the local path {local.group(1)}; the image's dependency layer "
+                "is installed before the source is copied, so pip cannot build it there: install it "
+                "after the source instead (e.g. `pip install --no-deps .`)"
+            )
+        elif _URL_CREDENTIALS.match(line):
+            common.build_warning(
+                repo, project.directory,
+                f"{rel}:{number}: a package-index URL with credentials; they end up in the image with "
+                "this file: use a BuildKit secret (e.g. PIP_INDEX_URL from RUN --mount=type=secret)"
+            )
         elif line.startswith("-e") and "#egg=" in line:
             _add(project, line.split("#egg=", 1)[1], rel)
         elif line and not line.startswith(("-", "#")) and "://" not in line.split("@")[0]:
@@ -212,16 +243,75 @@ def _package_manager(repo: Repo, project: _Project, facts: Facts) -> None:
         return
     manager = found[0][0]
     facts.set("package_manager", manager, found[0][1])
-    if manager == "pipenv":
-        files: list[str] = [n for n in ("Pipfile", "Pipfile.lock") if n in names]
-    elif manager in _LOCKS:
-        files = [n for n in ("pyproject.toml", _LOCKS[manager]) if n in names]
-    else:
-        inside = [rel for rel in project.requirement_files if d == "." or rel.startswith(d + "/")]
-        files = [common.relative(d, rel) for rel in inside]
-        if _table(project.pyproject, "project") or not files:
-            files += [n for n in ("pyproject.toml", "setup.py", "setup.cfg") if n in names]
+    if manager == "uv" and uv_root is not None and "uv.lock" not in names:
+        warning = common.outside_warning(d, [uv_root], "uv sync") + " (the install is not locked)"
+        common.build_warning(repo, d, warning)
+    files = _dependency_files(repo, project, manager)
     facts.set("dependency_files", files or None, *[common.file_evidence(join(d, n)) for n in files])
+    if ".pypirc" in names:
+        warning = common.credential_warning(join(d, ".pypirc"), "package-index credentials")
+        common.build_warning(repo, d, warning)
+
+
+# Project configuration each tool reads besides pyproject.toml and its lock (index URLs, …).
+_TOOL_CONFIG = {"uv": ("uv.toml",), "poetry": ("poetry.toml",), "pdm": ("pdm.toml",)}
+_TOML_CREDENTIALS = re.compile(r"^\s*(password|token)\s*=", re.M)
+
+
+def _dependency_files(repo: Repo, project: _Project, manager: str) -> list[str]:
+    """What the manager's install reads, relative to the folder: pipenv's Pipfile and lock;
+    pyproject.toml, the lock and the tool's config for uv, Poetry and PDM (and uv's
+    .python-version, which picks the interpreter; a workspace's member manifests); for pip,
+    the requirements files with their -r/-c includes (pyproject.toml or setup.py only when
+    nothing else lists the dependencies)."""
+    d = project.directory
+    if manager == "pipenv":
+        return common.present(repo, d, ("Pipfile", "Pipfile.lock"))
+    if manager in _LOCKS:
+        config = []
+        for name in _TOOL_CONFIG.get(manager, ()):
+            found = _TOML_CREDENTIALS.search(repo.read_text(join(d, name)) or "")
+            if found is not None:
+                what = f"credentials ({found.group(1)})"
+                common.build_warning(repo, d, common.credential_warning(join(d, name), what))
+            else:
+                config.append(name)
+        files = common.present(repo, d, ("pyproject.toml", _LOCKS[manager], *config))
+        if manager == "uv":
+            files += _uv_install_files(repo, project)
+        return files
+    inside = [rel for rel in project.requirement_files if common.inside(d, rel)]
+    outside = [rel for rel in project.requirement_files if rel not in inside]
+    if outside:
+        common.build_warning(repo, d, common.outside_warning(d, outside, "pip install -r"))
+    files = [common.relative(d, rel) for rel in inside]
+    if project.installs_itself or not files:
+        files += common.present(repo, d, ("pyproject.toml", "setup.py", "setup.cfg"))
+    return files
+
+
+def _uv_install_files(repo: Repo, project: _Project) -> list[str]:
+    """.python-version (uv picks the interpreter from it) and, at a workspace root, every
+    member's pyproject.toml (`uv sync --locked` checks the lock against all of them)."""
+    d = project.directory
+    files = common.present(repo, d, (".python-version",))
+    pin = re.match(r"\s*(\d+\.\d+\.\d+)\s*$", repo.read_text(join(d, ".python-version")) or "")
+    if files and pin:
+        common.build_warning(
+            repo, d,
+            f"{join(d, '.python-version')}: pins Python {pin.group(1)} exactly; uv in the image only "
+            f"uses that patch release, which the {common.minor_version(pin.group(1))} base image may not "
+            "have: pin the minor version instead"
+        )
+    workspace = _table(project.pyproject, "tool", "uv", "workspace")
+    members = [m for m in workspace.get("members") or [] if isinstance(m, str)]
+    excluded = [e for e in workspace.get("exclude") or [] if isinstance(e, str)]
+    for pattern in members:
+        for rel in repo.glob(join(d, pattern.strip("/")) + "/pyproject.toml"):
+            inner = common.relative(d, posixpath.dirname(rel))
+            if not any(fnmatch.fnmatchcase(inner, e.strip("/")) for e in excluded):
+                files.append(common.relative(d, rel))
+    return list(dict.fromkeys(files))
 
 
 def _uv_workspace_lock(repo: Repo, directory: str) -> str | None:

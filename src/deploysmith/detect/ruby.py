@@ -17,6 +17,7 @@ Note: Repo does not list bin/ (an ignored folder), so binstubs are assumed, not 
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from deploysmith.detect import _support, common
@@ -66,9 +67,8 @@ def detect(repo: Repo, directory: str) -> Detection | None:
     facts = Facts()
     facts.set("package_manager", "bundler", common.file_evidence(gemfile))
     _version(repo, directory, gemfile, facts)
-    files = ["Gemfile", "Gemfile.lock"] + ([".ruby-version"] if "file:" in text else [])
-    present = [f for f in files if repo.exists(join(directory, f))]
-    facts.set("dependency_files", present, common.file_evidence(gemfile))
+    present = _dependency_files(repo, directory, gemfile, text)
+    facts.set("dependency_files", present, *[common.file_evidence(join(directory, f)) for f in present])
     _tests(repo, directory, gems, rails, facts)
     if "rubocop" in gems or "rubocop-rails-omakase" in gems:
         facts.set("lint_command", "bundle exec rubocop", gems.get("rubocop") or gems["rubocop-rails-omakase"])
@@ -91,6 +91,33 @@ def detect(repo: Repo, directory: str) -> Detection | None:
     if framework == "rails":  # outside Rails, sidekiq needs a -r entry file we cannot know
         components += _workers(repo, directory, gems, facts)
     return Detection(tuple(components), Strength.APP if framework else Strength.RUNNABLE)
+
+
+# Files the Gemfile itself reads: `ruby file: ".ruby-version"`, `ruby File.read(".ruby-version")`,
+# `eval_gemfile "Gemfile.common"`.
+GEMFILE_READS = re.compile(
+    r"""^\s*(?:ruby\s*\(?\s*(?:file:\s*|File\.read\(\s*)|eval_gemfile\s*\(?\s*)["']([^"']+)["']""", re.M
+)
+GEMSPEC = re.compile(r"^\s*gemspec\b", re.M)
+LOCAL_GEM = re.compile(r"""^\s*gem\s*\(?\s*["']([\w\-.]+)["'].*\bpath:\s*["']([^"']+)["']""", re.M)
+
+
+def _dependency_files(repo: Repo, directory: str, gemfile: str, text: str) -> list[str]:
+    """What `bundle install` reads: the Gemfile and its lock, the files the Gemfile reads
+    (.ruby-version through `ruby file:`, eval_gemfile), and the *.gemspec a `gemspec` line
+    loads. Gems from local paths are reported: the install runs before the source is copied."""
+    read = [m.group(1) for m in GEMFILE_READS.finditer(text)]
+    gemspecs = sorted(n for n in common.names_in(repo, directory) if n.endswith(".gemspec")) if (
+        GEMSPEC.search(text)) else []
+    for match in LOCAL_GEM.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        common.build_warning(
+            repo, directory,
+            f"{gemfile}:{line}: the gem {match.group(1)} comes from the local path {match.group(2)}; the "
+            "image's `bundle install` runs before the source is copied, so it cannot find it there"
+        )
+    names = ["Gemfile", "Gemfile.lock", *[posixpath.normpath(r) for r in read], *gemspecs]
+    return common.present(repo, directory, [n for n in names if not n.startswith("../")])
 
 
 def _version(repo: Repo, directory: str, gemfile: str, facts: Facts) -> None:
@@ -183,8 +210,9 @@ def _rails(repo: Repo, directory: str, gems: dict[str, Evidence], facts: Facts) 
     if any(g in gems for g in JS_BUNDLING):  # precompile runs the package.json build
         node = ["package.json", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb", "bun.lock"]
         present = [f for f in node if repo.exists(join(directory, f))]
-        facts.set("dependency_files", [*facts.get("dependency_files"), *present],
-                  *facts.evidence["dependency_files"])
+        added = [common.file_evidence(join(directory, f)) for f in present]
+        evidence = facts.evidence["dependency_files"] + added
+        facts.set("dependency_files", [*facts.get("dependency_files"), *present], *evidence)
 
 
 def _workers(repo: Repo, directory: str, gems: dict[str, Evidence], facts: Facts) -> list[Component]:

@@ -191,11 +191,61 @@ def _facts(repo: Repo, directory: str, crate: Crate, crates: list[Crate], manife
     tests = next(common.files_under(repo, join(crate.folder, "tests")), None)
     facts.set("test_command", f"cargo test{member}", common.file_evidence(tests or crate.manifest))
     facts.set("lint_command", f"cargo clippy{member} -- -D warnings", common.file_evidence(crate.manifest))
-    names = ["Cargo.toml", "Cargo.lock", "rust-toolchain.toml", "rust-toolchain"]
-    files = [n for n in names if repo.exists(join(directory, n))]
-    files += [common.relative(directory, c.manifest) for c in crates if c.folder != directory]
-    facts.set("dependency_files", files, common.file_evidence(join(directory, "Cargo.toml")))
+    facts.set("dependency_files", _dependency_files(repo, directory, crates, manifest),
+              common.file_evidence(join(directory, "Cargo.toml")))
     return facts
+
+
+CARGO_CREDENTIALS = re.compile(r"^\s*(token)\s*=", re.M)
+DEPENDENCY_TABLES = ("dependencies", "dev-dependencies", "build-dependencies")
+
+
+def _dependency_files(repo: Repo, directory: str, crates: list[Crate], manifest: dict[str, Any]) -> list[str]:
+    """What `cargo fetch` reads: the manifest and lock, the toolchain file (rustup installs
+    what it names), .cargo/config.toml (registries, source replacement), and the manifests
+    of workspace members and of path dependencies."""
+    names = ["Cargo.toml", "Cargo.lock", "rust-toolchain.toml", "rust-toolchain"]
+    for name in (".cargo/config.toml", ".cargo/config"):
+        found = CARGO_CREDENTIALS.search(repo.read_text(join(directory, name)) or "")
+        if found is not None:
+            what = "registry credentials (token)"
+            common.build_warning(repo, directory, common.credential_warning(join(directory, name), what))
+        else:
+            names.append(name)
+    files = common.present(repo, directory, names)
+    manifests = [c.manifest for c in crates if c.folder != directory]
+    outside: list[str] = []
+    for crate in crates:
+        for path in _path_dependencies(crate.data, manifest if crate.folder == directory else {}):
+            rel = posixpath.normpath(join(crate.folder, path)) + "/Cargo.toml"
+            if not repo.exists(rel):
+                continue
+            (manifests if common.inside(directory, rel) else outside).append(rel)
+    if outside:
+        warning = common.outside_warning(directory, sorted(set(outside)), "cargo")
+        common.build_warning(repo, directory, warning)
+    own = join(directory, "Cargo.toml")
+    files += [common.relative(directory, rel) for rel in dict.fromkeys(manifests) if rel != own]
+    return list(dict.fromkeys(files))
+
+
+def _path_dependencies(data: dict[str, Any], root: dict[str, Any]) -> list[str]:
+    """`path = "…"` of the manifest's dependency tables (target-specific ones too), its
+    [patch.*] tables, and the workspace root's [workspace.dependencies]."""
+    tables: list[Any] = [data.get(t) for t in DEPENDENCY_TABLES]
+    targets = data.get("target")
+    for target in targets.values() if isinstance(targets, dict) else []:
+        tables += [target.get(t) for t in DEPENDENCY_TABLES] if isinstance(target, dict) else []
+    patch = data.get("patch")
+    tables += list(patch.values()) if isinstance(patch, dict) else []
+    workspace = root.get("workspace")
+    tables.append(workspace.get("dependencies") if isinstance(workspace, dict) else None)
+    paths = []
+    for table in tables:
+        for spec in table.values() if isinstance(table, dict) else []:
+            if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+                paths.append(spec["path"])
+    return paths
 
 
 def _version(repo: Repo, directory: str, crate: Crate, manifest: dict[str, Any], facts: Facts) -> None:

@@ -17,6 +17,8 @@ from deploysmith.model import (
     Workload,
 )
 from deploysmith.plan.images import RUNTIMES, plan_image, runtime_for
+from deploysmith.plan.gates import gate_decisions
+from deploysmith.plan.observability import metrics_notes, slo_decisions
 from deploysmith.plan.pipeline import plan_stages
 from deploysmith.plan.strategy import choose_strategy
 
@@ -91,6 +93,8 @@ def build_plan(stack: Stack, requirements: Requirements) -> Plan:
     family = _resource_family(workloads[0].component)
     environments = tuple(_plan_environment(stack, requirements, env, family) for env in requirements.environments)
     decisions = _decisions(stack, requirements, images, workloads, family)
+    decisions += slo_decisions()
+    decisions += gate_decisions(requirements, plan_stages(requirements))
     if requirements.domain is None:
         notes.append(
             f"no domain given: ingress hosts use the placeholder {PLACEHOLDER_DOMAIN}; "
@@ -101,6 +105,7 @@ def build_plan(stack: Stack, requirements: Requirements) -> Plan:
             f"compliance profile {requirements.compliance} is recorded; its controls are not rendered by this version"
         )
     notes.extend(_environment_notes(requirements))
+    notes.extend(metrics_notes(workloads))
     if any(component.framework == "django" for component in components):
         notes.append(
             "Django answers 400 to a Host it does not allow: ALLOWED_HOSTS must accept the ingress host and "
@@ -292,15 +297,7 @@ def _decisions(
         "ci", requirements.ci,
         f"{requirements.ci}: {_source_words(source.get('ci', 'default'))}.",
     ))
-    remote = stack.git_remote or ""
-    registry = requirements.registry or (
-        f"ghcr.io/{remote.split('/', 1)[1].lower()}" if remote.startswith("github.com/") else "ghcr.io/<owner>/<repo>"
-    )
-    decisions.append(Decision(
-        "registry", registry,
-        "the registry given" if requirements.registry else
-        "GitHub Container Registry of the repository: CI pushes with its own short-lived token, no stored credentials",
-    ))
+    decisions.append(_registry_decision(stack, requirements))
     for image in images:
         decisions.append(Decision(
             f"image {image.name}", f"{image.build_base or '-'} → {image.runtime_base}",
@@ -337,6 +334,46 @@ def _decisions(
         "Kustomize: a base plus one overlay per environment, built into kubectl; no templating to debug",
     ))
     return tuple(decisions)
+
+
+# Where a platform keeps the registry credentials when the registry is not its own.
+_REGISTRY_STORES = {
+    "azure": "the `container-registry` Docker registry service connection",
+    "jenkins": "the `container-registry` credential",
+    "circleci": "the registry context",
+}
+
+
+def _registry_decision(stack: Stack, requirements: Requirements) -> Decision:
+    """Where images are pushed, and with which credentials, on the chosen CI platform."""
+    if requirements.registry:
+        return Decision("registry", requirements.registry, "the registry given")
+    remote = stack.git_remote or ""
+    github = remote.startswith("github.com/")
+    ghcr = f"ghcr.io/{remote.split('/', 1)[1].lower()}" if github else "ghcr.io/<owner>/<repo>"
+    if requirements.ci == "gitlab":
+        return Decision(
+            "registry", "$CI_REGISTRY_IMAGE",
+            "GitLab container registry of the project: the pipeline pushes with the job's own short-lived "
+            "CI_JOB_TOKEN, no stored credentials",
+        )
+    store = _REGISTRY_STORES.get(requirements.ci)
+    if store is None:
+        return Decision(
+            "registry", ghcr,
+            "GitHub Container Registry of the repository: CI pushes with its own short-lived token, no stored "
+            "credentials",
+        )
+    if not github:
+        return Decision(
+            "registry", "$IMAGE_PREFIX",
+            f"no registry given and no GitHub remote: set IMAGE_PREFIX beside {store}, or pass --registry",
+        )
+    return Decision(
+        "registry", ghcr,
+        f"GitHub Container Registry of the repository; {requirements.ci} pushes with a token kept in {store} "
+        "(pass --registry for another registry, e.g. ACR or ECR)",
+    )
 
 
 def _source_words(source: str) -> str:

@@ -15,7 +15,7 @@ from deploysmith.errors import DeploysmithError
 from deploysmith.model import ENVIRONMENTS, Requirements, Stack
 
 CONFIG_FILE = "deploysmith.yaml"
-CI_PLATFORMS = ("github",)
+CI_PLATFORMS = ("github", "gitlab", "azure", "jenkins", "circleci")
 COMPLIANCE = ("none", "sox", "pci-dss", "hipaa")
 STRATEGIES = ("auto", "rolling")
 TARGETS = ("kubernetes",)

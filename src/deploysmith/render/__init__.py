@@ -9,17 +9,39 @@ from __future__ import annotations
 from types import ModuleType
 
 from deploysmith.model import Plan, RenderedFile
-from deploysmith.render import compose, dockerfile, docs, github_actions, kustomize
+from deploysmith.render import (
+    azure_pipelines,
+    circleci,
+    compose,
+    dockerfile,
+    docs,
+    github_actions,
+    gitlab_ci,
+    jenkins,
+    kustomize,
+    monitoring,
+)
 
 RENDERERS: dict[str, ModuleType] = {
     "dockerfile": dockerfile,
     "compose": compose,
     "github_actions": github_actions,
+    "gitlab_ci": gitlab_ci,
+    "azure_pipelines": azure_pipelines,
+    "jenkins": jenkins,
+    "circleci": circleci,
     "kustomize": kustomize,
+    "monitoring": monitoring,
     "docs": docs,
 }
 
-CI_RENDERERS = {"github": "github_actions"}
+CI_RENDERERS = {
+    "github": "github_actions",
+    "gitlab": "gitlab_ci",
+    "azure": "azure_pipelines",
+    "jenkins": "jenkins",
+    "circleci": "circleci",
+}
 PACKAGING_RENDERERS = {"kustomize": "kustomize"}
 
 
@@ -30,6 +52,7 @@ def targets_for(plan: Plan) -> tuple[str, ...]:
         "compose",
         CI_RENDERERS[requirements.ci],
         PACKAGING_RENDERERS[requirements.packaging],
+        *(("monitoring",) if requirements.target == "kubernetes" else ()),
         "docs",
     )
 

@@ -7,9 +7,15 @@ from __future__ import annotations
 from deploysmith import __version__
 from deploysmith.describe import plan_markdown
 from deploysmith.model import EnvironmentPlan, Plan, RenderedFile, Workload
+from deploysmith.render import azure_pipelines, circleci, gitlab_ci, jenkins
 from deploysmith.render.common import BASE_DIR, DOCS_DIR, GITOPS_DIR, WORKFLOW_PATH, secret_name
 from deploysmith.render.github_actions import VERIFY_ENVIRONMENT
 from deploysmith.render.kustomize import deploy_commands
+from deploysmith.render.monitoring import MONITORING_DIR, MONITORING_DOC, runbook_triggers
+
+# CI platforms other than GitHub: each module names its pipeline file (PATH) and its one-time
+# setup (setup_steps); GitHub's is written out below.
+_CI_MODULES = {"gitlab": gitlab_ci, "azure": azure_pipelines, "jenkins": jenkins, "circleci": circleci}
 
 _STAGE_NODE = {
     "build": "Build",
@@ -98,7 +104,8 @@ def _deployment(plan: Plan) -> str:
     parts.append(plan_markdown(plan, heading_level=2).split("\n", 2)[2])
     parts.append("## One-time setup\n")
     subject = f"repo:{_repo_slug(plan)}:environment"
-    setup = [
+    platform = _CI_MODULES.get(requirements.ci)
+    setup = platform.setup_steps(plan) if platform is not None else [
         "Create the GitHub environments (Settings → Environments), each restricted to the `main` "
         "branch: `staging`; `production` with required reviewers and *Prevent self-review* — this "
         f"is the Approval stage; and `{VERIFY_ENVIRONMENT}` without reviewers, used only by the "
@@ -114,6 +121,8 @@ def _deployment(plan: Plan) -> str:
         f"overlay), `{subject}:production` → `{prod.namespace if prod else '<prod namespace>'}` (apply "
         f"the overlay), `{subject}:{VERIFY_ENVIRONMENT}` → `{prod.namespace if prod else '<prod namespace>'}` "
         "(read and patch Deployments, for `rollout undo`).",
+    ]
+    setup += [
         "Install the cluster add-ons the manifests use: an NGINX ingress controller (class `nginx`) and "
         "cert-manager with a `ClusterIssuer` named `letsencrypt`, and a metrics server for the "
         "HorizontalPodAutoscaler.",
@@ -123,7 +132,8 @@ def _deployment(plan: Plan) -> str:
     if requirements.gitops:
         setup.append(
             f"Install Argo CD and apply `{GITOPS_DIR}/`: it watches the overlays and deploys what CI "
-            "commits. CI needs `contents: write` only in the promote job."
+            + ("commits. CI needs `contents: write` only in the promote job." if platform is None else
+               "commits. Only the deploy jobs get the push token.")
         )
     parts.extend(f"{number}. {text}" for number, text in enumerate(setup, start=1))
     parts.append("")
@@ -132,12 +142,15 @@ def _deployment(plan: Plan) -> str:
         ("Dockerfile" if len(plan.images) == 1 and plan.images[0].context == "." else "Dockerfile per component",
          "multi-stage build, pinned base, non-root numeric user"),
         ("compose.yaml", "local development with the backing services"),
-        (WORKFLOW_PATH, "the pipeline above"),
+        (platform.PATH if platform is not None else WORKFLOW_PATH, "the pipeline above"),
         (f"{BASE_DIR}/", "Kubernetes base: Deployment, Service, HPA, PDB, NetworkPolicy, Ingress"),
         ("deploy/overlays/<env>/", "per-environment replicas, resources, hosts"),
     ]
     if requirements.gitops:
         files.append((f"{GITOPS_DIR}/", "Argo CD project and applications"))
+    if requirements.target == "kubernetes":
+        files.append((f"{MONITORING_DIR}/", "ServiceMonitors, SLO alerts, probes, the Grafana dashboard"))
+        files.append((MONITORING_DOC, "what each alert and panel is for, thresholds, who is paged"))
     files.append((f"{DOCS_DIR}/RUNBOOK.md", "deploy, verify and roll back, command by command"))
     files.append((f"{DOCS_DIR}/TROUBLESHOOTING.md", "common failures and how to diagnose them"))
     parts.extend(f"- `{path}`: {what}" for path, what in files)
@@ -203,6 +216,8 @@ def _runbook(plan: Plan) -> str:
             if workload.probe.kind == "http" and workload.component.kind != "worker":
                 parts.append(f"curl -fsS https://{env.host}{workload.probe.path or '/'}")
     parts.append("```\n")
+    if plan.requirements.target == "kubernetes":
+        parts.append(runbook_triggers(plan))
     parts.append("## Roll back\n")
     parts.append(
         "When to roll back: the Verify stage failed (it already rolled back — confirm below), error "

@@ -26,17 +26,43 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from deploysmith.model import Component, EnvironmentPlan, Image, Plan, RenderedFile, Stage
+from deploysmith.model import EnvironmentPlan, Plan, RenderedFile
 from deploysmith.plan import SERVICE_ENV
 from deploysmith.plan import pipeline as stages
 from deploysmith.plan.images import RUNTIMES
-from deploysmith.render import argocd, kustomize
-from deploysmith.render import kubernetes as k8s
+from deploysmith.plan.observability import slo_of
+from deploysmith.render import ci_common as ci
+from deploysmith.render import kustomize
 from deploysmith.render.actions_pins import PINS_CHECKED, tag_of, uses
+from deploysmith.render.ci_common import LOCKS as _LOCKS
+from deploysmith.render.ci_common import SERVICES, SERVICES_CHECKED
+from deploysmith.render.ci_common import Context as _Context
+from deploysmith.render.ci_common import Unit as _Unit
+from deploysmith.render.ci_common import build_commands as _build_commands
+from deploysmith.render.ci_common import digest_var as _digest_var
+from deploysmith.render.ci_common import ere_escape as _ere_escape
+from deploysmith.render.ci_common import family as _family
+from deploysmith.render.ci_common import first as _first
+from deploysmith.render.ci_common import image_var as _image_var
+from deploysmith.render.ci_common import lint_commands as _lint_commands
+from deploysmith.render.ci_common import major as _major
+from deploysmith.render.ci_common import rollout_lines as _rollout_lines
+from deploysmith.render.ci_common import script as _script
+from deploysmith.render.ci_common import slug as _slug
+from deploysmith.render.ci_common import test_commands as _test_commands
+from deploysmith.render.ci_common import undo_lines as _undo_lines
+from deploysmith.render.ci_common import wrap as _wrap
 from deploysmith.render.common import WORKFLOW_PATH, header, image_prefix, overlay_dir
+from deploysmith.render.monitoring_queries import (
+    BAKE_FIRST_CHECK_MINUTES,
+    BAKE_MINUTES,
+    WINDOW,
+    bake_checks,
+    bake_volume_queries,
+)
 from deploysmith.render.yamlout import Commented, comment, dump
 
 RUNNER = "ubuntu-24.04"  # a fixed image, not ubuntu-latest: kubectl, kustomize, jq and pipx are on it
@@ -47,7 +73,6 @@ PROD_ENVIRONMENT = "production"
 VERIFY_ENVIRONMENT = "production-verify"
 OIDC_ISSUER = "https://token.actions.githubusercontent.com"
 KUBE_AUDIENCE = "kubernetes"
-GITOPS_WAIT_MINUTES = {True: 10, False: 30}  # by EnvironmentPlan.auto_deploy
 BOT_NAME = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 SARIF_FILE = "trivy-fs.sarif"
@@ -63,7 +88,7 @@ TIMEOUTS = {
     "deploy-gitops-manual": 60,
     "integration-test": 10,
     "approval": 5,
-    "verify": 20,
+    "verify": 35,  # rollout check, health probe, the error-budget bake, a rollback
 }
 
 # Tools installed in CI that no pinned action provides, from their registries on TOOLS_CHECKED.
@@ -72,58 +97,35 @@ TOOLS = {"uv": "0.13.8", "poetry": "2.5.1", "pipenv": "2026.10.3"}
 NODE_WITHOUT_COREPACK = 25  # Node.js 25 and later no longer ship corepack
 
 
-@dataclass(frozen=True)
-class _Service:
-    image: str
-    port: int
-    health: str  # docker --health-cmd
-    url: str  # what the app's env var (SERVICE_ENV) points at
-    env: dict[str, str] = field(default_factory=dict)
-
-
-# Test containers, pinned to a version line (official images, checked 2026-08-21). The
-# databases trust connections without a password: they live for one job on one runner.
-SERVICES_CHECKED = "2026-08-21"
-SERVICES: dict[str, _Service] = {
-    "postgres": _Service(
-        "postgres:18-trixie",
-        5432,
-        "pg_isready -U postgres",
-        "postgresql://postgres@localhost:5432/test",
-        {"POSTGRES_DB": "test", "POSTGRES_HOST_AUTH_METHOD": "trust"},
-    ),
-    "redis": _Service("redis:8.10-trixie", 6379, "redis-cli ping", "redis://localhost:6379/0"),
-    "mysql": _Service(
-        "mysql:8.4-oraclelinux9",
-        3306,
-        "mysqladmin ping --host=127.0.0.1",
-        "mysql://root@127.0.0.1:3306/test",
-        {"MYSQL_DATABASE": "test", "MYSQL_ALLOW_EMPTY_PASSWORD": "yes"},
-    ),
-    "mariadb": _Service(
-        "mariadb:11.8-noble",
-        3306,
-        "healthcheck.sh --connect --innodb_initialized",
-        "mysql://root@127.0.0.1:3306/test",
-        {"MARIADB_DATABASE": "test", "MARIADB_ALLOW_EMPTY_ROOT_PASSWORD": "1"},
-    ),
-    "mongodb": _Service(
-        "mongo:8.0-noble",
-        27017,
-        "mongosh --quiet --eval 'db.adminCommand({ping: 1})'",
-        "mongodb://localhost:27017/test",
-    ),
-    "rabbitmq": _Service(
-        "rabbitmq:4.3-alpine",
-        5672,
-        "rabbitmq-diagnostics -q ping",
-        "amqp://test:test@localhost:5672/",
-        {"RABBITMQ_DEFAULT_USER": "test", "RABBITMQ_DEFAULT_PASS": "test"},
-    ),
-}
-
 Step = dict[str, Any]
 Job = dict[str, Any]
+
+# How GitHub's scripts report: workflow commands become annotations on the run.
+GITHUB = ci.Dialect(
+    error=lambda message: f'echo "::error::{message}"',
+    warning=lambda message: f'echo "::warning::{message}"',
+    notice=lambda message: f'echo "::notice::{message}"',
+)
+
+
+def _in_workspace(command: str) -> str:
+    return ci.in_workspace(command, "${RUNNER_TEMP}")
+
+
+def _rendered(ctx: _Context, stage_id: str) -> bool:
+    return ctx.rendered(stage_id)
+
+
+def _commands(ctx: _Context, env: EnvironmentPlan) -> kustomize.DeployCommands:
+    return ci.commands(ctx, env)
+
+
+def _git_identity_lines() -> list[str]:
+    return ci.git_identity_lines(BOT_NAME, BOT_EMAIL)
+
+
+def _push_lines() -> list[str]:
+    return ci.push_lines(GITHUB, "may github-actions[bot] push there (branch protection)?")
 
 
 def render(plan: Plan) -> tuple[RenderedFile, ...]:
@@ -157,75 +159,6 @@ def render_workflow(plan: Plan) -> str:
 
 
 # -- context -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Unit:
-    """What one Build and one Test job cover: the components built into one image."""
-
-    image: Image
-    components: tuple[Component, ...]
-    suffix: str  # "" when the plan has one image, else "-<image>"
-
-    @property
-    def lead(self) -> Component:
-        return self.components[0]
-
-    @property
-    def path(self) -> str:
-        return self.image.context
-
-    @property
-    def files(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(f for c in self.components for f in c.dependency_files))
-
-    def file(self, name: str) -> str:
-        return name if self.path == "." else f"{self.path}/{name}"
-
-    @property
-    def label(self) -> str:
-        return self.image.name
-
-
-@dataclass(frozen=True)
-class _Context:
-    plan: Plan
-    units: tuple[_Unit, ...]
-    images: tuple[Image, ...]
-    preprod: EnvironmentPlan | None  # where Deploy Staging goes
-    prod: EnvironmentPlan | None
-    gitops: bool
-
-    @staticmethod
-    def of(plan: Plan) -> _Context:
-        components = {w.component.name: w.component for w in plan.workloads}
-        images = tuple(i for i in plan.images if any(c in components for c in i.components))
-        several = len(images) > 1
-        units = tuple(
-            _Unit(
-                image,
-                tuple(components[c] for c in image.components if c in components),
-                f"-{_slug(image.name)}" if several else "",
-            )
-            for image in images
-        )
-        preprod = plan.environment("staging") or next(
-            (env for env in plan.environments if env.name != "prod"), None
-        )
-        return _Context(plan, units, images, preprod, plan.environment("prod"), plan.requirements.gitops)
-
-    def stage(self, stage_id: str) -> Stage:
-        return self.plan.stage(stage_id)
-
-    @property
-    def monorepo(self) -> bool:
-        return len(self.units) > 1
-
-    def build_jobs(self) -> list[str]:
-        return [f"{stages.BUILD}{unit.suffix}" for unit in self.units]
-
-    def test_jobs(self) -> list[str]:
-        return [f"{stages.TEST}{unit.suffix}" for unit in self.units]
 
 
 # -- jobs --------------------------------------------------------------------------------
@@ -429,7 +362,7 @@ def _test_job(ctx: _Context, unit: _Unit) -> Commented:
         )
         services[name] = container
         if name in SERVICE_ENV:
-            env[SERVICE_ENV[name]] = service.url
+            env[SERVICE_ENV[name]] = service.local_url
     note = None
     if services:
         note = (
@@ -767,6 +700,9 @@ def _verify_job(ctx: _Context, env: EnvironmentPlan) -> Commented:
         }
     )
     steps.append({"name": f"Probe {env.name} health", "run": _smoke_script(ctx, env)})
+    bake = _bake_step(ctx, env)
+    if bake is not None:
+        steps.append(bake)
     permissions: dict[str, str] = {"id-token": "write"}
     if ctx.gitops:
         job_env["DEPLOY_COMMIT"] = _expr("needs.deploy-prod.outputs.commit")
@@ -826,6 +762,74 @@ def _verify_job(ctx: _Context, env: EnvironmentPlan) -> Commented:
     )
 
 
+def _bake_step(ctx: _Context, env: EnvironmentPlan) -> Commented | None:
+    """Watch production's error ratio and p99 latency in Prometheus for BAKE_MINUTES after the
+    rollout; a breach fails the step, and the job's rollback step runs (docs/deploy/MONITORING.md)."""
+    checks = bake_checks(ctx.plan, env, slo_of(ctx.plan))
+    if not checks:
+        return None
+    lines = [
+        'if [[ -z "${PROMETHEUS_URL}" ]]; then',
+        f'  echo "::notice::Set the variable PROMETHEUS_URL on the {VERIFY_ENVIRONMENT} environment to check '
+        'the error budget after each deploy (docs/deploy/MONITORING.md)."',
+        "  exit 0",
+        "fi",
+        "query() {  # PromQL -> the result vector, as JSON",
+        "  local auth=()",
+        '  if [[ -n "${PROMETHEUS_TOKEN}" ]]; then',
+        '    auth=(--header "Authorization: Bearer ${PROMETHEUS_TOKEN}")',
+        "  fi",
+        '  curl --fail --silent --show-error --max-time 20 "${auth[@]}" --get \\',
+        '    --data-urlencode "query=$1" "${PROMETHEUS_URL%/}/api/v1/query" \\',
+        "    | jq --compact-output .data.result",
+        "}",
+        f"breach() {{  # what, PromQL ({WINDOW} = time since the bake started): a series means roll back",
+        "  local result",
+        f'  if ! result="$(query "${{2//{WINDOW}/${{window}}}}")"; then',
+        '    echo "::warning::Prometheus did not answer; not checked this minute: $1"',
+        "    return 0",
+        "  fi",
+        '  if [[ "${result}" != "[]" ]]; then',
+        '    echo "::error::$1, ${window} after the rollout: ${result}"',
+        "    exit 1",
+        "  fi",
+        "}",
+        'start="${SECONDS}"',
+        f"for minute in $(seq {BAKE_FIRST_CHECK_MINUTES} {BAKE_MINUTES}); do",
+        '  delay="$((start + minute * 60 - SECONDS))"',
+        '  if (( delay > 0 )); then sleep "${delay}"; fi',
+        '  window="$((SECONDS - start))s"',
+        *(f"  breach {shlex.quote(check.what)} \\\n    {shlex.quote(check.query)}" for check in checks),
+        '  echo "minute ${minute}: within the objectives"',
+        "done",
+        "served() {  # component, PromQL: how many requests the bake judged",
+        "  local result count",
+        f'  if result="$(query "${{2//{WINDOW}/${{window}}}}")"; then',
+        "    count=\"$(jq '(.[0].value[1] // \"0\") | tonumber | floor' <<< \"${result}\")\"",
+        '    echo "$1: ${count} requests in ${window}"',
+        "  fi",
+        "}",
+        *(f"served {shlex.quote(job)} {shlex.quote(q)}" for job, q in bake_volume_queries(ctx.plan, env)),
+    ]
+    return comment(
+        {
+            "name": f"Watch the error budget for {BAKE_MINUTES} minutes",
+            "env": {
+                "PROMETHEUS_URL": _expr("vars.PROMETHEUS_URL"),
+                "PROMETHEUS_TOKEN": _expr("secrets.PROMETHEUS_TOKEN"),
+            },
+            "run": _script(lines),
+        },
+        _wrap(
+            f"Bake: every minute from minute {BAKE_FIRST_CHECK_MINUTES} to {BAKE_MINUTES}, PromQL over the "
+            "time since the rollout finished; more 5xx than the fast-burn alert allows, or a p99 above the "
+            "objective, fails the step and the rollback below runs. Skipped (with a notice) while the "
+            f"{VERIFY_ENVIRONMENT} environment has no PROMETHEUS_URL variable; PROMETHEUS_TOKEN is an "
+            "optional bearer token secret. Queries: docs/deploy/MONITORING.md."
+        ),
+    )
+
+
 # -- deploy steps --------------------------------------------------------------------------
 
 
@@ -844,11 +848,6 @@ def _image_env(ctx: _Context) -> dict[str, str]:
         _image_var(image.name): _expr(f"needs.package.outputs.image-{_slug(image.name)}")
         for image in ctx.images
     }
-
-
-def _commands(ctx: _Context, env: EnvironmentPlan) -> kustomize.DeployCommands:
-    refs = {image.name: f'"${{{_image_var(image.name)}}}"' for image in ctx.images}
-    return kustomize.deploy_commands(ctx.plan, env.name, image_refs=refs)
 
 
 def _set_image_step(ctx: _Context, env: EnvironmentPlan) -> Any:
@@ -893,29 +892,7 @@ def _imperative_deploy_steps(ctx: _Context, env: EnvironmentPlan) -> list[Any]:
 
 
 def _gitops_deploy_steps(ctx: _Context, env: EnvironmentPlan) -> list[Any]:
-    minutes = GITOPS_WAIT_MINUTES[env.auto_deploy]
-    app = argocd.application_name(ctx.plan, env)
-    wait_lines: list[str] = []
-    if not env.auto_deploy:
-        wait_lines.append(
-            f'echo "::notice::{app} syncs on request: press Sync in Argo CD (or run argocd app sync {app})."'
-        )
-    wait_lines += [
-        f"deadline=$((SECONDS + {minutes * 60}))",
-        "wait_for() {  # deployment, image reference",
-        '  until kubectl --namespace "${NAMESPACE}" get deployment "$1" \\',
-        "      --output 'jsonpath={.spec.template.spec.containers[*].image}' \\",
-        '      | grep --quiet --fixed-strings "$2"; do',
-        "    if (( SECONDS >= deadline )); then",
-        f'      echo "::error::deployment/$1 does not run $2 after {minutes} minutes: '
-        'is Argo CD syncing ${OVERLAY}?"',
-        "      return 1",
-        "    fi",
-        "    sleep 15",
-        "  done",
-        "}",
-        *(f'wait_for {shlex.quote(k8s.name(w))} "${{{_image_var(w.image)}}}"' for w in ctx.plan.workloads),
-    ]
+    wait_lines = ci.gitops_wait_lines(ctx, env, GITHUB)
     return [
         _checkout(persist=True, fetch_depth=0, why="this job pushes the digest commit to main"),
         _set_image_step(ctx, env),
@@ -1021,114 +998,12 @@ def _connect_step(ctx: _Context, github_env: str, access: str) -> Any:
     )
 
 
-def _rollout_lines(ctx: _Context, timeout: str | None = None) -> list[str]:
-    wait = timeout or kustomize.ROLLOUT_TIMEOUT
-    return [
-        f'kubectl --namespace "${{NAMESPACE}}" rollout status '
-        f"deployment/{shlex.quote(k8s.name(w))} --timeout={wait}"
-        for w in ctx.plan.workloads
-    ]
-
-
-def _undo_lines(ctx: _Context) -> list[str]:
-    return [
-        "# Only Deployments that run this run's image are undone; one this run did not change keeps",
-        "# its revision.",
-        "undo() {  # deployment, image reference this run deployed",
-        "  local running",
-        '  running="$(kubectl --namespace "${NAMESPACE}" get deployment "$1" \\',
-        "    --output 'jsonpath={.spec.template.spec.containers[*].image}')\"",
-        '  if [[ "${running}" == *"$2"* ]]; then',
-        '    kubectl --namespace "${NAMESPACE}" rollout undo deployment "$1"',
-        '    kubectl --namespace "${NAMESPACE}" rollout status deployment "$1" \\',
-        f"      --timeout={kustomize.ROLLOUT_TIMEOUT}",
-        "  fi",
-        "}",
-        *(f'undo {shlex.quote(k8s.name(w))} "${{{_image_var(w.image)}}}"' for w in ctx.plan.workloads),
-    ]
-
-
-def _git_identity_lines() -> list[str]:
-    return [f'git config user.name "{BOT_NAME}"', f'git config user.email "{BOT_EMAIL}"']
-
-
-def _push_lines() -> list[str]:
-    return [
-        "for attempt in 1 2 3 4 5; do",
-        "  git fetch --quiet origin main",
-        "  git rebase --quiet origin/main",
-        "  if git push --quiet origin HEAD:refs/heads/main; then",
-        "    break",
-        "  fi",
-        '  if [[ "${attempt}" == 5 ]]; then',
-        '    echo "::error::could not push to main: may github-actions[bot] push there (branch protection)?"',
-        "    exit 1",
-        "  fi",
-        '  echo "main moved while pushing (attempt ${attempt}); retrying"',
-        "done",
-    ]
-
-
 def _gitops_revert_lines(ctx: _Context, env: EnvironmentPlan) -> list[str]:
-    app = argocd.application_name(ctx.plan, env)
-    lines = [
-        'if [[ -z "${DEPLOY_COMMIT}" ]]; then',
-        '  echo "::error::no digest commit to revert; roll back by hand (see docs/deploy/RUNBOOK.md)."',
-        "  exit 1",
-        "fi",
-        *_git_identity_lines(),
-        "git fetch --quiet origin main",
-        "git checkout --quiet --detach origin/main",
-        'git revert --no-commit "${DEPLOY_COMMIT}"',
-        'git commit --quiet --message "rollback(${DEPLOY_TARGET}): revert ${DEPLOY_COMMIT} [skip ci]"',
-        *_push_lines(),
-    ]
-    if not env.auto_deploy:
-        lines.append(
-            f'echo "::warning::{app} syncs on request: press Sync in Argo CD to apply the rollback."'
-        )
-    lines += ['echo "::error::${DEPLOY_TARGET} failed its checks; the digest commit was reverted."', "exit 1"]
-    return lines
+    return ci.gitops_revert_lines(ctx, env, GITHUB, _push_lines(), _git_identity_lines())
 
 
 def _smoke_script(ctx: _Context, env: EnvironmentPlan) -> str:
-    probes: list[str] = []
-    for workload in ctx.plan.workloads:
-        if not k8s.serves_http(workload):
-            continue
-        host = kustomize.ingress_host(ctx.plan, workload, env)
-        if host is None:
-            continue
-        if workload.probe.kind == "http":
-            url = f"https://{host}{workload.probe.path or '/'}"
-            probes.append(f"check {shlex.quote(url)}")
-        else:
-            probes.append(f"answers {shlex.quote(f'https://{host}/')}")
-    if not probes:
-        return _script(
-            [
-                f'echo "::warning::{env.name} has no HTTP endpoint to check (no web workload with a host)."',
-            ]
-        )
-    check = [
-        "check() {  # the health endpoint must answer 2xx",
-        "  curl --fail --silent --show-error --location --output /dev/null --max-time 10 \\",
-        "    --retry 10 --retry-delay 6 --retry-all-errors \\",
-        "    --write-out '%{http_code} %{url_effective}\\n' \"$1\"",
-        "}",
-    ]
-    answers = [
-        "answers() {  # no health endpoint declared: any answer below 500 means the app serves",
-        "  local status",
-        '  status="$(curl --silent --show-error --location --output /dev/null --max-time 10 \\',
-        '    --retry 10 --retry-delay 6 --retry-all-errors --write-out \'%{http_code}\' "$1")"',
-        '  echo "${status} $1"',
-        '  [[ "${status}" -gt 0 && "${status}" -lt 500 ]]',
-        "}",
-    ]
-    used = {probe.split(" ", 1)[0] for probe in probes}
-    lines = [*(check if "check" in used else []), *(answers if "answers" in used else [])]
-    return _script([*lines, *probes])
+    return _script(ci.smoke_lines(ctx, env, GITHUB))
 
 
 # -- toolchains --------------------------------------------------------------------------
@@ -1139,31 +1014,6 @@ class _Toolchain:
     family: str | None
     setup: list[Any]
     install: list[Any]
-
-
-_LOCKS = {
-    "npm": ("package-lock.json", "npm-shrinkwrap.json"),
-    "pnpm": ("pnpm-lock.yaml",),
-    "yarn": ("yarn.lock",),
-    "bun": ("bun.lock", "bun.lockb"),
-}
-
-
-def _family(component: Component) -> str | None:
-    language = (component.language or "").lower()
-    if language == "python":
-        return "python"
-    if language in ("javascript", "typescript"):
-        return "node"
-    if language in ("java", "kotlin", "scala"):
-        return "jvm"
-    if language in ("csharp", "fsharp", "dotnet"):
-        return "dotnet"
-    if language in ("go", "rust", "ruby", "php"):
-        return language
-    if component.package_manager in _LOCKS:
-        return "node"
-    return None
 
 
 def _version(unit: _Unit, family: str) -> str:
@@ -1190,10 +1040,6 @@ def _toolchain(unit: _Unit) -> _Toolchain:
     }[family]
     setup, install = builder(unit, version)
     return _Toolchain(family, setup, install)
-
-
-def _first(unit: _Unit, *names: str) -> str | None:
-    return next((name for name in names if name in unit.files), None)
 
 
 def _cache_step(what: str, paths: list[str], key_prefix: str, lock: str | None) -> Step:
@@ -1465,30 +1311,6 @@ def _rust(unit: _Unit, version: str) -> tuple[list[Any], list[Any]]:
     return setup, [{"name": "Fetch crates", "run": "cargo fetch --locked" if lock else "cargo fetch"}]
 
 
-def _lint_commands(unit: _Unit) -> list[str]:
-    return list(dict.fromkeys(c.lint_command for c in unit.components if c.lint_command))
-
-
-def _build_commands(unit: _Unit, family: str | None) -> list[str]:
-    commands = list(dict.fromkeys(c.build_command for c in unit.components if c.build_command))
-    if family == "go" and commands:
-        return ["go build ./..."]
-    return commands
-
-
-_ABSOLUTE_OUTPUT = re.compile(r"(\s(?:-o|--output)(?:\s+|=))(/\S*)")
-
-
-def _in_workspace(command: str) -> str:
-    """A build command as the Dockerfile runs it may write to an absolute path (`-o /app`);
-    on the runner that path is not writable, so the output moves under $RUNNER_TEMP."""
-    return _ABSOLUTE_OUTPUT.sub(lambda m: f'{m.group(1)}"${{RUNNER_TEMP}}{m.group(2)}"', command)
-
-
-def _test_commands(unit: _Unit) -> list[str]:
-    return list(dict.fromkeys(c.test_command for c in unit.components if c.test_command))
-
-
 # -- small helpers -----------------------------------------------------------------------
 
 
@@ -1524,12 +1346,14 @@ def _header(ctx: _Context) -> str:
         lines.append(f"Not deployed by this pipeline: {', '.join(others)} (by hand: docs/deploy/RUNBOOK.md).")
     if ctx.preprod is None:
         lines.append(
-            "No pre-production environment was requested: Deploy Staging and Integration Test are left out."
+            "No pre-production environment was requested: Deploy Staging and Integration Test are left out.\n"
+            "deploysmith: ignore[DS-PIPE-001] no pre-production environment was requested"
         )
     if ctx.prod is None:
         lines.append(
             "No prod environment was requested: Approval, Deploy Prod and Verify are left out; add prod to\n"
-            "the environments and regenerate to get them."
+            "the environments and regenerate to get them.\n"
+            "deploysmith: ignore[DS-PIPE-001] no prod environment was requested"
         )
     lines += [
         "",
@@ -1538,14 +1362,6 @@ def _header(ctx: _Context) -> str:
         "reach scripts through env.",
     ]
     return "\n".join(lines)
-
-
-def _rendered(ctx: _Context, stage_id: str) -> bool:
-    if stage_id in (stages.DEPLOY_STAGING, stages.INTEGRATION_TEST):
-        return ctx.preprod is not None
-    if stage_id in (stages.APPROVAL, stages.DEPLOY_PROD, stages.VERIFY):
-        return ctx.prod is not None
-    return True
 
 
 def _repository(plan: Plan) -> str:
@@ -1600,24 +1416,6 @@ def _unit_name(ctx: _Context, stage_name: str, unit: _Unit) -> str:
     return f"{stage_name} ({unit.label})" if ctx.monorepo else stage_name
 
 
-def _major(version: str) -> int:
-    match = re.match(r"\d+", version)
-    return int(match.group(0)) if match else 0
-
-
-def _slug(name: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")
-    return slug if slug and slug[0].isalpha() else f"x-{slug}"
-
-
-def _image_var(image: str) -> str:
-    return "IMAGE_" + re.sub(r"[^A-Za-z0-9]+", "_", image).upper().strip("_")
-
-
-def _digest_var(image: str) -> str:
-    return "DIGEST_" + re.sub(r"[^A-Za-z0-9]+", "_", image).upper().strip("_")
-
-
 def _note(value: Any, text: str) -> Commented:
     """Add a comment above a value, after the one it already has."""
     if isinstance(value, Commented):
@@ -1627,31 +1425,6 @@ def _note(value: Any, text: str) -> Commented:
 
 def _expr(text: str) -> str:
     return "${{ " + text + " }}"
-
-
-def _script(lines: list[str]) -> str:
-    return "\n".join(lines) + "\n"
-
-
-def _ere_escape(text: str) -> str:
-    return re.sub(r"([.\[\](){}*+?|^$\\])", r"\\\1", text)
-
-
-def _wrap(text: str, width: int = 96) -> str:
-    """Reflow prose into comment lines; a blank line separates paragraphs."""
-    out: list[str] = []
-    for paragraph in text.split("\n\n"):
-        if out:
-            out.append("")
-        line = ""
-        for word in paragraph.split():
-            if line and len(line) + 1 + len(word) > width:
-                out.append(line)
-                line = word
-            else:
-                line = f"{line} {word}" if line else word
-        out.append(line)
-    return "\n".join(out)
 
 
 _USES_LINE = re.compile(r"^(\s*(?:- )?uses: )(\S+)$", re.MULTILINE)

@@ -1,7 +1,10 @@
 """Reports: findings (and the rules they refer to) rendered as text. No printing here;
 the command layer writes what these return.
 
-    render(fmt, findings, rules, color=False) -> str    fmt in FORMATS
+    render(fmt, findings, rules, color=False, pipelines=None) -> str    fmt in FORMATS
+        pipelines: each CI/CD pipeline's coverage of the nine stages and duration estimate
+        (AuditReport.pipelines); the text and Markdown reports print a section for them, the
+        JSON report a top-level "pipelines" list, SARIF the run's properties. None: no section.
     format_text / format_json / format_sarif / format_markdown   one format each
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from deploysmith.audit.base import Rule
+from deploysmith.audit.ci.summary import PipelineSummary
 from deploysmith.audit.rules_index import all_rules
 from deploysmith.errors import DeploysmithError
 from deploysmith.model import Finding
@@ -25,16 +29,17 @@ def render(
     *,
     color: bool = False,
     help_base: str = "",
+    pipelines: Sequence[PipelineSummary] | None = None,
 ) -> str:
     described = all_rules() if rules is None else rules
     if fmt == "text":
-        return text.render(findings, described, color=color)
+        return text.render(findings, described, color=color, pipelines=pipelines)
     if fmt == "json":
-        return json.render(findings, described)
+        return json.render(findings, described, pipelines=pipelines)
     if fmt == "sarif":
-        return sarif.render(findings, described, help_base=help_base)
+        return sarif.render(findings, described, help_base=help_base, pipelines=pipelines)
     if fmt == "markdown":
-        return markdown.render(findings, described, help_base=help_base)
+        return markdown.render(findings, described, help_base=help_base, pipelines=pipelines)
     raise DeploysmithError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
 
 

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import deploysmith
 from deploysmith.audit.base import Rule
+from deploysmith.audit.ci.summary import PipelineSummary
 from deploysmith.audit.rules_index import all_rules, help_path
 from deploysmith.model import Finding
 
@@ -17,13 +18,20 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
 
-def render(findings: Sequence[Finding], rules: Sequence[Rule] | None = None, *, help_base: str = "") -> str:
+def render(
+    findings: Sequence[Finding],
+    rules: Sequence[Rule] | None = None,
+    *,
+    help_base: str = "",
+    pipelines: Sequence[PipelineSummary] | None = None,
+) -> str:
     """`rules`: the rules to describe (all of them when None). `help_base` prefixes each
     rule's docs/rules/<ID>.md in helpUri; give an absolute base (a repository URL ending in
-    "/blob/<ref>/") for links that resolve outside the checkout."""
+    "/blob/<ref>/") for links that resolve outside the checkout. `pipelines` go into the run's
+    property bag (`properties.pipelines`), as in the JSON report."""
     described = sorted(all_rules() if rules is None else rules, key=lambda rule: rule.id)
     index = {rule.id: position for position, rule in enumerate(described)}
-    document = {
+    document: dict[str, Any] = {
         "$schema": SCHEMA,
         "version": "2.1.0",
         "runs": [
@@ -40,6 +48,8 @@ def render(findings: Sequence[Finding], rules: Sequence[Rule] | None = None, *, 
             }
         ],
     }
+    if pipelines is not None:
+        document["runs"][0]["properties"] = {"pipelines": [p.to_json() for p in pipelines]}
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from deploysmith.audit.base import Rule
+from deploysmith.audit.ci.summary import PipelineSummary
 from deploysmith.model import Finding
+from deploysmith.report.pipelines import text_lines
 from deploysmith.report.summary import summarize
 
 _COLOURS = {"error": "\033[1;31m", "warning": "\033[33m", "info": "\033[36m"}
@@ -22,7 +24,15 @@ def location(finding: Finding) -> str:
     return ":".join(parts)
 
 
-def render(findings: Sequence[Finding], rules: Sequence[Rule] = (), *, color: bool = False) -> str:
+def render(
+    findings: Sequence[Finding],
+    rules: Sequence[Rule] = (),
+    *,
+    color: bool = False,
+    pipelines: Sequence[PipelineSummary] | None = None,
+) -> str:
+    """The findings grouped by file, then the pipeline-coverage section (when given), then
+    the summary line."""
     lines: list[str] = []
     previous: str | None = None
     for finding in findings:
@@ -39,5 +49,6 @@ def render(findings: Sequence[Finding], rules: Sequence[Rule] = (), *, color: bo
         lines.append(f"{where} {severity}: {finding.message} {rule}")
     if lines:
         lines.append("")
+    lines.extend(text_lines(pipelines or ()))
     lines.append(summarize(findings).sentence())
     return "\n".join(lines) + "\n"
