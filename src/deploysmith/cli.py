@@ -6,8 +6,9 @@ import argparse
 import hashlib
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from deploysmith import __version__, output
 from deploysmith.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, DeploysmithError, run_guarded

@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1

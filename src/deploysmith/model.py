@@ -5,8 +5,9 @@ Every record is frozen; stages are pure functions over them (see DESIGN.md §1).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
 ComponentKind = Literal["web", "worker", "static", "job"]

@@ -12,9 +12,10 @@ import os
 import re
 import stat
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from deploysmith.errors import DeploysmithError
 from deploysmith.model import Evidence

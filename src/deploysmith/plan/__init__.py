@@ -16,8 +16,8 @@ from deploysmith.model import (
     Stack,
     Workload,
 )
-from deploysmith.plan.images import RUNTIMES, plan_image, runtime_for
 from deploysmith.plan.gates import gate_decisions
+from deploysmith.plan.images import RUNTIMES, plan_image, runtime_for
 from deploysmith.plan.observability import metrics_notes, slo_decisions
 from deploysmith.plan.pipeline import plan_stages
 from deploysmith.plan.strategy import choose_strategy

@@ -7,9 +7,10 @@ command layer passes in when (and only when) stdin is a terminal.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from deploysmith.errors import DeploysmithError
 from deploysmith.model import ENVIRONMENTS, Requirements, Stack
