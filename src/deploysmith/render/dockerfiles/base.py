@@ -314,3 +314,20 @@ def context_ignores(ctx: ImageContext) -> tuple[str, ...]:
         elif image.context.startswith(here.rstrip("/") + "/"):
             nested.append(image.context[len(here.rstrip("/")) + 1 :].rstrip("/") + "/")
     return tuple(sorted(nested))
+
+
+def write_distroless_tail(out: Writer, ctx: ImageContext, start: StartCommand) -> None:
+    """The end of a distroless runtime stage for a compiled binary: user, port, why there is
+    no HEALTHCHECK, and the exec-form command."""
+    out.line(f"USER {ctx.image.uid}:{ctx.image.uid}")
+    if ctx.port:
+        out.line(f"EXPOSE {ctx.port}")
+    out.comment(
+        "No HEALTHCHECK: distroless has no shell or HTTP client to run one. Kubernetes probes the "
+        "service; compose relies on the process staying up."
+    )
+    note = worker_note(ctx)
+    write_cmd(
+        out, start,
+        "The binary is PID 1 (exec form) and receives SIGTERM directly." + (f" {note}" if note else ""),
+    )

@@ -14,8 +14,7 @@ from deploysmith.render.dockerfiles.base import (
     cache,
     copy_manifests,
     parse_start,
-    worker_note,
-    write_cmd,
+    write_distroless_tail,
 )
 
 MOD_CACHE = cache("/go/pkg/mod")
@@ -64,18 +63,7 @@ def build(ctx: ImageContext, out: Writer) -> None:
         f"package manager, uid {image.uid} (nonroot).",
     )
     out.line("COPY --from=build /out/ /app/")
-    out.line(f"USER {image.uid}:{image.uid}")
-    if ctx.port:
-        out.line(f"EXPOSE {ctx.port}")
-    out.comment(
-        "No HEALTHCHECK: distroless has no shell or HTTP client to run one. Kubernetes probes the "
-        "service; compose relies on the process staying up."
-    )
-    note = worker_note(ctx)
-    write_cmd(
-        out, start(ctx),
-        "The binary is PID 1 (exec form) and receives SIGTERM directly." + (f" {note}" if note else ""),
-    )
+    write_distroless_tail(out, ctx, start(ctx))
 
 
 def start(ctx: ImageContext) -> StartCommand:

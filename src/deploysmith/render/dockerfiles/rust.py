@@ -12,8 +12,7 @@ from deploysmith.render.dockerfiles.base import (
     cache,
     copy_manifests,
     parse_start,
-    worker_note,
-    write_cmd,
+    write_distroless_tail,
 )
 
 REGISTRY = cache("/usr/local/cargo/registry")
@@ -60,18 +59,7 @@ def build(ctx: ImageContext, out: Writer) -> None:
         f"uid {image.uid} (nonroot).",
     )
     out.line("COPY --from=build /out/bin/ /app/")
-    out.line(f"USER {image.uid}:{image.uid}")
-    if ctx.port:
-        out.line(f"EXPOSE {ctx.port}")
-    out.comment(
-        "No HEALTHCHECK: distroless has no shell or HTTP client to run one. Kubernetes probes the "
-        "service; compose relies on the process staying up."
-    )
-    note = worker_note(ctx)
-    write_cmd(
-        out, start(ctx),
-        "The binary is PID 1 (exec form) and receives SIGTERM directly." + (f" {note}" if note else ""),
-    )
+    write_distroless_tail(out, ctx, start(ctx))
 
 
 def start(ctx: ImageContext) -> StartCommand:
