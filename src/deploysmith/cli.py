@@ -108,30 +108,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_requirement_options(parser: argparse.ArgumentParser) -> None:
+    from deploysmith.plan.requirements import SETTINGS
+
     group = parser.add_argument_group("requirements (override deploysmith.yaml)")
-    group.add_argument("--env", dest="environments", action="append", choices=ENVIRONMENTS,
-                       help="an environment to deploy to (repeatable; default: dev, staging, prod)")
-    group.add_argument("--ci", choices=("github", "gitlab", "azure", "jenkins", "circleci"),
-                       help="CI platform")
-    group.add_argument("--registry", help="container registry, e.g. ghcr.io/acme")
-    group.add_argument("--image", help="image name prefix under the registry")
-    group.add_argument("--domain", help="public domain for ingress hosts")
-    group.add_argument("--zero-downtime", dest="zero_downtime", action=argparse.BooleanOptionalAction,
-                       default=None, help="require zero-downtime deploys (default: yes)")
-    group.add_argument("--migrations", help="auto, none, or the migration command")
-    group.add_argument("--compliance", choices=("none", "sox", "pci-dss", "hipaa"))
-    delivery = group.add_mutually_exclusive_group()
-    delivery.add_argument("--gitops", dest="gitops", action="store_const", const=True, default=None,
-                          help="a GitOps controller deploys what CI commits")
-    delivery.add_argument("--imperative", dest="gitops", action="store_const", const=False,
-                          help="CI deploys to the cluster (default)")
-    group.add_argument("--strategy", choices=("auto", "rolling"))
-
-
-_REQUIREMENT_FLAGS = (
-    "environments", "ci", "registry", "image", "domain", "zero_downtime", "migrations",
-    "compliance", "gitops", "strategy",
-)
+    for setting in SETTINGS:
+        flag = "--" + setting.name.replace("_", "-")
+        if setting.kind == "envs":
+            group.add_argument("--env", dest="environments", action="append", choices=setting.choices,
+                               help="an environment to deploy to (repeatable; default: dev, staging, prod)")
+        elif setting.kind == "gitops":
+            delivery = group.add_mutually_exclusive_group()
+            delivery.add_argument("--gitops", dest="gitops", nargs="?", const="argocd", default=None,
+                                  choices=setting.choices,
+                                  help="a GitOps controller deploys what CI commits (default controller: argocd)")
+            delivery.add_argument("--imperative", dest="gitops", action="store_const", const=False,
+                                  help="CI deploys to the cluster (default)")
+        elif setting.kind == "bool":
+            group.add_argument(flag, dest=setting.name, action=argparse.BooleanOptionalAction, default=None,
+                               help=setting.help)
+        elif setting.kind == "choice":
+            group.add_argument(flag, dest=setting.name, choices=setting.choices, help=setting.help)
+        elif setting.kind == "minutes":
+            group.add_argument(flag, dest=setting.name, type=int, metavar="MINUTES", help=setting.help)
+        else:
+            group.add_argument(flag, dest=setting.name, help=setting.help)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,11 +170,11 @@ def _detect(args: argparse.Namespace) -> int:
 
 def _make_plan(args: argparse.Namespace) -> Plan:
     from deploysmith.plan import build_plan
-    from deploysmith.plan.requirements import Question, gather, load_config
+    from deploysmith.plan.requirements import CONFIG_KEYS, Question, gather, load_config
 
     stack = _detect_stack(args.path)
     config = load_config(Path(args.path))
-    flags = {name: getattr(args, name) for name in _REQUIREMENT_FLAGS}
+    flags = {name: getattr(args, name) for name in CONFIG_KEYS}
     interactive = not args.yes and sys.stdin is not None and sys.stdin.isatty()
 
     def ask(question: Question, default: str) -> str:

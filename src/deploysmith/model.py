@@ -132,7 +132,9 @@ ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
 @dataclass(frozen=True)
 class Requirements:
     """What the deployment must satisfy. `sources` says where each value came from:
-    "flag", "deploysmith.yaml", "prompt", "detected" or "default"."""
+    "flag", "deploysmith.yaml", "prompt", "detected" or "default".
+
+    The choices of each setting are listed once, in plan/requirements.py SETTINGS."""
 
     environments: tuple[str, ...] = ENVIRONMENTS
     ci: str = "github"
@@ -142,30 +144,49 @@ class Requirements:
     zero_downtime: bool = True
     migrations: str = "auto"  # "auto" | "none" | a command
     compliance: str = "none"  # "none" | "sox" | "pci-dss" | "hipaa"
-    gitops: bool = False  # True: CI commits image digests, a GitOps controller syncs
-    strategy: str = "auto"  # "auto" | "rolling"
+    # Delivery: True means CI commits image digests and a GitOps controller syncs them.
+    gitops: bool = False
+    gitops_tool: str = "argocd"  # "argocd" | "flux"; only read when gitops is True
+    gitops_repo: str = "same"  # "same": deploy/ in this repository; "separate": an environment repo
+    secrets: str = "none"  # "external-secrets" | "sealed-secrets" | "sops" | "none" (created by hand)
+    # Strategy and the inputs of the decision that detection cannot know.
+    strategy: str = "auto"  # "auto" | "rolling" | "blue-green" | "canary" | "ab-testing"
+    criticality: str = "standard"  # "low" | "standard" | "critical"
+    traffic: str = "moderate"  # "low" | "moderate" | "high"
+    metrics: bool = True  # a Prometheus the kit's monitoring and rollout analyses can query
+    double_capacity: bool = False  # budget for 2x resources while a release runs
+    breaking_migrations: bool = False  # schema changes the running version cannot work with
+    validation: str = "none"  # "none" | "real-users" (gradual exposure) | "experiments" (A/B)
+    progressive_delivery: str = "argo-rollouts"  # "argo-rollouts" | "flagger"
+    traffic_router: str = "nginx"  # "nginx" | "istio" | "gateway-api"
+    # Security gates.
+    fail_on: str = "high"  # lowest vulnerability severity that blocks: "critical" | "high" | "medium"
+    admission: str = "none"  # "kyverno" | "gatekeeper" | "sigstore" | "none"
+    # Where and how it runs.
     target: str = "kubernetes"
-    packaging: str = "kustomize"
+    packaging: str = "kustomize"  # "kustomize" | "helm" | "plain"
     container: str = "dockerfile"  # generate a Dockerfile per image
+    iac: str = "none"  # "terraform" | "pulumi" | "cloudformation" | "none"
+    # Telling people.
+    notify: str = "none"  # "slack" | "teams" | "email" | "none"
+    apm: str = "none"  # deployment markers: "grafana" | "datadog" | "newrelic" | "none"
+    # Recovery objectives of the production data, in minutes.
+    rpo_minutes: int = 60
+    rto_minutes: int = 240
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "environments": list(self.environments),
-            "ci": self.ci,
-            "registry": self.registry,
-            "image": self.image,
-            "domain": self.domain,
-            "zero_downtime": self.zero_downtime,
-            "migrations": self.migrations,
-            "compliance": self.compliance,
-            "gitops": self.gitops,
-            "strategy": self.strategy,
-            "target": self.target,
-            "packaging": self.packaging,
-            "container": self.container,
-            "sources": dict(sorted(self.sources.items())),
-        }
+        data: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name == "sources":
+                value = dict(sorted(value.items()))
+            elif isinstance(value, tuple):
+                value = list(value)
+            data[name] = value
+        # sources last, as before, so diffs of JSON plans stay readable
+        data["sources"] = data.pop("sources")
+        return data
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def test_bad_flag_values_say_what_to_check(flags: dict[str, object], message: st
 
 
 def test_config_type_errors_name_the_file() -> None:
-    with pytest.raises(DeploysmithError, match=r"^deploysmith.yaml: gitops: expected true or false, got 'yes please'$"):
+    with pytest.raises(DeploysmithError, match=r"^deploysmith.yaml: gitops: expected true, false, argocd, flux or none, got 'yes please'$"):
         gather(STACK, {}, {"gitops": "yes please"}, None)
 
 
@@ -65,7 +65,10 @@ def test_prompts_only_for_what_flags_and_config_left_open() -> None:
         return {"domain": "app.example.org", "zero_downtime": "no"}.get(question.name, default)
 
     requirements = gather(STACK, {"ci": "github"}, {"strategy": "rolling"}, ask)
-    assert asked == ["environments", "registry", "domain", "zero_downtime", "migrations", "compliance", "gitops"]
+    assert asked == [
+        "environments", "registry", "domain", "zero_downtime", "migrations", "compliance", "gitops",
+        "criticality", "traffic", "double_capacity", "validation", "target",
+    ]
     assert requirements.domain == "app.example.org"
     assert requirements.zero_downtime is False
     assert requirements.sources["domain"] == "prompt"
@@ -113,3 +116,26 @@ def test_schema_accepts_and_rejects_like_the_loader(tmp_path: Path) -> None:
     for bad in ({"environments": ["qa"]}, {"gitops": "yes"}, {"unknown": 1}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
+
+
+@pytest.mark.parametrize(
+    ("given", "gitops", "tool"),
+    [(True, True, "argocd"), (False, False, "argocd"), ("flux", True, "flux"), ("argocd", True, "argocd"),
+     ("none", False, "argocd")],
+)
+def test_gitops_names_the_controller_or_says_yes_or_no(given: object, gitops: bool, tool: str) -> None:
+    requirements = gather(STACK, {}, {"gitops": given}, None)
+    assert (requirements.gitops, requirements.gitops_tool) == (gitops, tool)
+
+
+def test_a_compliance_profile_tightens_what_the_user_left_at_default() -> None:
+    requirements = gather(STACK, {"compliance": "pci-dss"}, {"fail_on": "critical"}, None)
+    assert (requirements.admission, requirements.fail_on) == ("kyverno", "critical")
+    assert requirements.sources["admission"] == "compliance profile pci-dss"
+    assert requirements.sources["fail_on"] == "deploysmith.yaml"
+
+
+@pytest.mark.parametrize("minutes", [0, -5, 50000, True, "15"])
+def test_recovery_objectives_are_whole_minutes(minutes: object) -> None:
+    with pytest.raises(DeploysmithError, match=r"^--rpo-minutes: expected whole minutes between 1 and 43200"):
+        gather(STACK, {"rpo_minutes": minutes}, {}, None)

@@ -18,13 +18,73 @@ from deploysmith.model import ENVIRONMENTS, Requirements, Stack
 CONFIG_FILE = "deploysmith.yaml"
 CI_PLATFORMS = ("github", "gitlab", "azure", "jenkins", "circleci")
 COMPLIANCE = ("none", "sox", "pci-dss", "hipaa")
-STRATEGIES = ("auto", "rolling")
-TARGETS = ("kubernetes",)
-PACKAGING = ("kustomize",)
+STRATEGIES = ("auto", "rolling", "blue-green", "canary", "ab-testing")
+TARGETS = (
+    "kubernetes", "cloud-run", "ecs-fargate", "lambda", "app-runner", "azure-container-apps",
+    "fly", "railway", "render", "heroku", "vercel", "netlify",
+)
+PACKAGING = ("kustomize", "helm", "plain")
 CONTAINER = ("dockerfile",)
+GITOPS_TOOLS = ("argocd", "flux")
 _REGISTRY = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*$")
 _IMAGE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One requirement: its kind, its choices, and the words for --help and the schema."""
+
+    name: str
+    kind: str  # "choice" | "bool" | "text" | "envs" | "minutes" | "gitops"
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("environments", "envs", "environments to deploy to, in promotion order", ENVIRONMENTS),
+    Setting("ci", "choice", "CI platform to render the pipeline for", CI_PLATFORMS),
+    Setting("registry", "text", "container registry, e.g. ghcr.io/acme (default: the CI platform's)"),
+    Setting("image", "text", "image name prefix under the registry (default: the repository name)"),
+    Setting("domain", "text", "public domain for the ingress hosts"),
+    Setting("zero_downtime", "bool", "require zero-downtime deploys (default: yes)"),
+    Setting("migrations", "text", "auto (the detected command), none, or the migration command"),
+    Setting("compliance", "choice", "compliance profile whose controls the kit implements", COMPLIANCE),
+    Setting("gitops", "gitops", "a GitOps controller (argocd or flux) deploys what CI commits; "
+            "false or none: CI deploys", ("argocd", "flux", "none")),
+    Setting("gitops_repo", "choice", "same: deploy/ lives in this repository; separate: in an environment "
+            "repository CI commits to", ("same", "separate")),
+    Setting("secrets", "choice", "how application secrets reach the cluster",
+            ("external-secrets", "sealed-secrets", "sops", "none")),
+    Setting("strategy", "choice", "deployment strategy (auto: chosen from the inputs below)", STRATEGIES),
+    Setting("criticality", "choice", "how costly an outage of this service is", ("low", "standard", "critical")),
+    Setting("traffic", "choice", "request volume (canary analysis needs enough requests to judge)",
+            ("low", "moderate", "high")),
+    Setting("metrics", "bool", "a Prometheus the monitoring and rollout analyses can query (default: yes)"),
+    Setting("double_capacity", "bool", "budget for twice the resources while a release runs (default: no)"),
+    Setting("breaking_migrations", "bool", "schema changes the running version cannot work with (default: no)"),
+    Setting("validation", "choice", "real-user validation before full rollout: gradual exposure or "
+            "header/cookie experiments", ("none", "real-users", "experiments")),
+    Setting("progressive_delivery", "choice", "controller for canary and blue/green",
+            ("argo-rollouts", "flagger")),
+    Setting("traffic_router", "choice", "what splits traffic for canary and A/B",
+            ("nginx", "istio", "gateway-api")),
+    Setting("fail_on", "choice", "lowest vulnerability severity that blocks the pipeline",
+            ("critical", "high", "medium")),
+    Setting("admission", "choice", "cluster admission policies that refuse what the pipeline did not approve",
+            ("kyverno", "gatekeeper", "sigstore", "none")),
+    Setting("target", "choice", "where the application runs", TARGETS),
+    Setting("packaging", "choice", "how the Kubernetes manifests are packaged", PACKAGING),
+    Setting("container", "choice", "how images are built", CONTAINER),
+    Setting("iac", "choice", "infrastructure as code for the registry, runtime, database and CI identity",
+            ("terraform", "pulumi", "cloudformation", "none")),
+    Setting("notify", "choice", "where deploy start, success, failure and rollback are announced",
+            ("slack", "teams", "email", "none")),
+    Setting("apm", "choice", "where deployment markers are sent", ("grafana", "datadog", "newrelic", "none")),
+    Setting("rpo_minutes", "minutes", "recovery point objective of production data, in minutes (default: 60)"),
+    Setting("rto_minutes", "minutes", "recovery time objective of production, in minutes (default: 240)"),
+)
+SETTING = {setting.name: setting for setting in SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -35,6 +95,7 @@ class Question:
     kind: str  # "choice" | "text" | "bool" | "envs"
 
 
+# Asked on a terminal, in this order: what detection cannot know.
 QUESTIONS: tuple[Question, ...] = (
     Question("environments", "Environments (comma-separated from dev, staging, prod)", ENVIRONMENTS, "envs"),
     Question("ci", "CI platform", CI_PLATFORMS, "choice"),
@@ -44,14 +105,16 @@ QUESTIONS: tuple[Question, ...] = (
     Question("migrations", "Database migrations (auto, none, or the command)", (), "text"),
     Question("compliance", "Compliance profile", COMPLIANCE, "choice"),
     Question("gitops", "GitOps (a controller syncs from Git) rather than deploys from CI", (), "bool"),
+    Question("criticality", "How critical is the service", SETTING["criticality"].choices, "choice"),
+    Question("traffic", "Traffic level", SETTING["traffic"].choices, "choice"),
+    Question("double_capacity", "Budget for 2x resources during a release", (), "bool"),
+    Question("validation", "Validate with real users before full rollout", SETTING["validation"].choices, "choice"),
     Question("strategy", "Deployment strategy", STRATEGIES, "choice"),
+    Question("target", "Where the application runs", TARGETS, "choice"),
 )
 
 # Keys accepted in deploysmith.yaml (besides sections owned by other commands, e.g. audit).
-CONFIG_KEYS = (
-    "environments", "ci", "registry", "image", "domain", "zero_downtime", "migrations",
-    "compliance", "gitops", "strategy", "target", "packaging", "container",
-)
+CONFIG_KEYS = tuple(setting.name for setting in SETTINGS)
 OTHER_SECTIONS = ("audit",)
 
 Asker = Callable[[Question, str], str]
@@ -137,7 +200,30 @@ def gather(
             if answer and answer != default:
                 values[question.name] = _validate(question.name, _parse_answer(question, answer), "answer")
                 sources[question.name] = "prompt"
+    _apply_profile_defaults(values, sources)
+    if isinstance(values.get("gitops"), str):
+        tool = values.pop("gitops")
+        values["gitops"] = tool != "none"
+        if tool != "none":
+            values["gitops_tool"] = tool
+            sources["gitops_tool"] = sources["gitops"]
     return replace(requirements, **values, sources=sources)
+
+
+# What a compliance profile changes when the user left the setting at its default: the
+# cluster must refuse unapproved images, and medium findings block (auditors ask why a
+# known vulnerability shipped, whatever its score).
+PROFILE_DEFAULTS: Mapping[str, Any] = {"admission": "kyverno", "fail_on": "medium"}
+
+
+def _apply_profile_defaults(values: dict[str, Any], sources: dict[str, str]) -> None:
+    profile = values.get("compliance", "none")
+    if profile == "none":
+        return
+    for name, value in PROFILE_DEFAULTS.items():
+        if name not in values:
+            values[name] = value
+            sources[name] = f"compliance profile {profile}"
 
 
 def _parse_answer(question: Question, answer: str) -> Any:
@@ -177,21 +263,23 @@ def _validate(name: str, value: Any, where: str) -> Any:
                 raise DeploysmithError(f"{where}: {item!r} is not one of {', '.join(ENVIRONMENTS)}")
         # Keep the promotion order whatever order the user gave.
         return tuple(env for env in ENVIRONMENTS if env in items)
-    if name == "ci":
-        return choice(CI_PLATFORMS)
-    if name == "compliance":
-        return choice(COMPLIANCE)
-    if name == "strategy":
-        return choice(STRATEGIES)
-    if name == "target":
-        return choice(TARGETS)
-    if name == "packaging":
-        return choice(PACKAGING)
-    if name == "container":
-        return choice(CONTAINER)
-    if name in ("zero_downtime", "gitops"):
+    setting = SETTING.get(name)
+    if setting is None:
+        raise DeploysmithError(f"{where}: unknown setting {name!r}")
+    if setting.kind == "choice":
+        return choice(setting.choices)
+    if setting.kind == "gitops":
+        # true/false, or the controller by name; gather() splits it into gitops + gitops_tool
+        if isinstance(value, bool) or value in setting.choices:
+            return value
+        raise DeploysmithError(f"{where}: expected true, false, argocd, flux or none, got {value!r}")
+    if setting.kind == "bool":
         if not isinstance(value, bool):
             raise DeploysmithError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if setting.kind == "minutes":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 60 * 24 * 30:
+            raise DeploysmithError(f"{where}: expected whole minutes between 1 and 43200, got {value!r}")
         return value
     if not isinstance(value, str):
         raise DeploysmithError(f"{where}: expected text, got {value!r}")
