@@ -102,14 +102,34 @@ def _stage(jobs: Sequence[_Job], created_dirs: list[Path]) -> list[_Staged]:
     for job in jobs:
         try:
             _make_dirs(job.dest.parent, created_dirs)
-            staged.append(_Staged(job, _write_temp(job.dest, job.data, job.mode)))
+            staged.append(_Staged(job, _write_temp(job.dest, job.data, job.mode, sync=False)))
         except OSError as error:
             _discard(staged, created_dirs)
             raise DeploysmithError(
                 f"{job.path}: could not write ({_why(error)}); check that its folder is writable "
                 "and the disk has space; nothing was written"
             ) from error
+    _sync_all(staged, created_dirs)
     return staged
+
+
+def _sync_all(staged: Sequence[_Staged], created_dirs: list[Path]) -> None:
+    """Every temp file on disk before the first rename, so a crash cannot leave an empty
+    kit file. Synced after all are written: the first fsync commits the journal for all of
+    them, the rest find nothing dirty (one disk flush instead of one per file)."""
+    for item in staged:
+        try:
+            fd = os.open(item.temp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            _discard(staged, created_dirs)
+            raise DeploysmithError(
+                f"{item.job.path}: could not write ({_why(error)}); check that its folder is writable "
+                "and the disk has space; nothing was written"
+            ) from error
 
 
 def _commit(staged: Sequence[_Staged], created_dirs: list[Path]) -> None:
@@ -151,15 +171,16 @@ def _roll_back(done: Sequence[_Staged]) -> list[str]:
     return failed
 
 
-def _write_temp(dest: Path, data: bytes, mode: int) -> Path:
+def _write_temp(dest: Path, data: bytes, mode: int, sync: bool = True) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=TEMP_SUFFIX, dir=dest.parent)
     temp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            # On disk before the rename, so a crash cannot leave an empty kit file.
-            os.fsync(handle.fileno())
+            if sync:
+                # On disk before the rename, so a crash cannot leave an empty kit file.
+                os.fsync(handle.fileno())
         # mkstemp creates 0600; set the mode the kit file must have (umask-independent,
         # so the same render gives the same mode on every machine).
         os.chmod(temp, mode)
