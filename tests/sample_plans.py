@@ -5,9 +5,8 @@ Each mirrors an app in examples/ so renderer tests and golden tests see realisti
 
 from __future__ import annotations
 
-from deploysmith.model import Component, Evidence, Requirements, Stack
+from deploysmith.model import Component, Evidence, Plan, Requirements, Stack
 from deploysmith.plan import build_plan
-from deploysmith.model import Plan
 
 E = Evidence("x", 1, "x")
 

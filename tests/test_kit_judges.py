@@ -21,6 +21,7 @@ KUBERNETES_VERSION = "1.34.0"
 VARIANTS = {
     "default": ["--yes"],
     "gitops-dev-prod": ["--yes", "--gitops", "--env", "dev", "--env", "prod", "--domain", "shop.example.org"],
+    "gitops-flux-sops": ["--yes", "--gitops", "flux", "--secrets", "sops", "--env", "dev", "--env", "prod"],
 }
 
 pytestmark = pytest.mark.judges

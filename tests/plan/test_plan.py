@@ -27,7 +27,9 @@ def test_pipeline_has_the_nine_stages_in_order_with_their_policies() -> None:
 def test_strategy_auto_explains_rolling_and_the_rejected_alternatives() -> None:
     strategy = sample_plan("fastapi-postgres").strategy
     assert strategy.choice == "rolling"
-    assert strategy.reason.startswith("rolling: the default for a stateless web service.")
+    assert strategy.reason.startswith(
+        "rolling: the default: zero downtime at no extra cost, and nothing in the requirements asks for more."
+    )
     assert "maxUnavailable 0" in strategy.reason
     assert "expand/contract" in strategy.reason  # alembic migrations run before the rollout
     assert [r.split(":")[0] for r in strategy.rejected] == ["blue/green", "canary", "A/B testing"]
@@ -67,7 +69,13 @@ def test_unknowns_are_said_plainly_in_the_notes() -> None:
     plan = sample_plan("express", compliance="hipaa")
     assert plan.notes == (
         "no domain given: ingress hosts use the placeholder example.com; pass --domain or set `domain:` in deploysmith.yaml",
-        "compliance profile hipaa is recorded; its controls are not rendered by this version",
+        "compliance profile HIPAA Security Rule: 7 controls are rendered into the kit (separation of duties, "
+        "change tickets, deployment records and their retention, admission policy, TLS and default-deny "
+        "networking); docs/deploy/COMPLIANCE.md maps each to the file and line that implements it",
+        "compliance profile HIPAA Security Rule blocks medium vulnerabilities by default; fail_on is high, so "
+        "medium findings ship (say why in the change record)",
+        "compliance profile HIPAA Security Rule with admission none: the cluster does not refuse unsigned images, "
+        "so the signed-image controls are not met by this kit",
         *metrics_notes(plan.workloads),
     )
 
@@ -92,3 +100,20 @@ def test_every_decision_has_a_reason() -> None:
     for name in STACKS:
         for decision in sample_plan(name).decisions:
             assert decision.reason.strip(), decision
+
+
+@pytest.mark.parametrize(
+    ("requirements", "message"),
+    [
+        ({"gitops": True}, r"^--packaging plain has no GitOps layout"),
+        ({"strategy": "canary"}, r"^--strategy canary needs Argo Rollouts or Flagger resources, which --packaging plain"),
+    ],
+)
+def test_plain_packaging_refuses_what_it_cannot_render(requirements: dict[str, object], message: str) -> None:
+    with pytest.raises(DeploysmithError, match=message):
+        sample_plan("express", packaging="plain", **requirements)
+
+
+def test_auto_strategy_stays_rolling_with_plain_packaging() -> None:
+    plan = sample_plan("express", packaging="plain", traffic="high")
+    assert plan.strategy.choice == "rolling"

@@ -147,6 +147,10 @@ def _check_structure(source: str, case: str) -> None:
         assert any(t.startswith("timeout(") for t in stage.block("options").text), _name(stage)
         for post in stage.blocks("post"):
             assert {c.head for c in post.children} <= POST_CONDITIONS
+        if _name(stage).endswith("(signatures)"):  # the signature check just before a deploy
+            assert "branch 'main'" in stage.block("when").text, _name(stage)
+            assert re.search(r"cosign:\S+ verify ", _all_text(stage.block("steps"))), _name(stage)
+            continue
         plan_stage = next(s for s in ctx.stages if s.name == re.sub(r" \(.*\)$", "", _name(stage)))
         when = stage.blocks("when")
         if plan_stage.main_only:

@@ -71,6 +71,7 @@ class FileSet:
     known_rules: frozenset[str]
     pipelines: tuple[Pipeline, ...] = ()  # CI/CD pipelines of every platform (GitHub included)
     summaries: tuple[PipelineSummary, ...] = ()  # their coverage and duration, in the same order
+    chart_notices: tuple[Hit, ...] = ()  # Helm charts left unrendered (helm-python-sdk not installed)
 
 
 Check = Callable[[FileSet], Iterable[Hit]]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from deploysmith.audit import ci_rules, dockerfile, docs, kubernetes, meta, pipeline, secrets, workflows
+from deploysmith.audit import ci_rules, dockerfile, docs, helm, kubernetes, meta, pipeline, secrets, workflows
 from deploysmith.audit.base import FileSet, Hit, Mode, Rule, Suppression, TextFile
 from deploysmith.audit.ci import build_pipelines, jenkins, platform_of
 from deploysmith.audit.ci.model import Platform
@@ -271,6 +271,9 @@ def build(sources: Sequence[_Source], paths: frozenset[str], mode: Mode) -> File
             documents[path] = k8s_objects(path, parsed_docs)
     units, patch_files = build_units(documents, kustomizations)
     text_map = {file.path: file.text for file in texts}
+    charts = helm.render_charts(text_map, paths)  # Helm charts, rendered: one unit per values file
+    units = (*units, *charts.units)
+    problems.extend(charts.problems)
     pipelines, ci_problems = build_pipelines(workflow_list, ci_files, text_map, paths)
     problems.extend(Hit(path, line, f"cannot parse: {what}{_UNCHECKED}") for path, line, what in ci_problems)
     summaries: list[PipelineSummary] = [summarize(p, paths) for p in pipelines]
@@ -280,7 +283,10 @@ def build(sources: Sequence[_Source], paths: frozenset[str], mode: Mode) -> File
         texts=tuple(texts),
         dockerfiles=tuple(dockerfiles),
         workflows=tuple(workflow_list),
-        objects=tuple(o for path, objs in documents.items() if path not in patch_files for o in objs),
+        objects=(
+            *(o for path, objs in documents.items() if path not in patch_files for o in objs),
+            *(o for unit in charts.units for o in unit.objects),
+        ),
         patches=tuple(o for path, objs in documents.items() if path in patch_files for o in objs),
         kustomizations=tuple(kustomizations),
         units=units,
@@ -290,6 +296,7 @@ def build(sources: Sequence[_Source], paths: frozenset[str], mode: Mode) -> File
         known_rules=_RULE_IDS,
         pipelines=tuple(pipelines),
         summaries=tuple(summaries),
+        chart_notices=charts.notices,
     )
 
 

@@ -7,8 +7,9 @@ StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs and Argo Rollouts.
 Rules judge what is applied, not file by file: each kustomize build (kustomize.py: an
 overlay with its bases and patches) is one unit, and manifests that no kustomization
 includes are another. Rules that relate objects (PDB, HPA, Service selectors) look inside
-one unit. Helm chart templates (`templates/*.yaml` with `{{ }}`) are skipped: they are not
-YAML until rendered.
+one unit. Helm chart templates (`templates/*.yaml` with `{{ }}`) are not YAML until
+rendered: each chart is rendered by Helm's engine (audit/helm.py), once per values file,
+and each render is a unit whose findings point at the template files.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from deploysmith.audit import helm
 from deploysmith.audit.base import Check, FileSet, Hit, Rule
 from deploysmith.audit.kustomize import Unit
 from deploysmith.audit.parse import (
@@ -55,7 +57,10 @@ def per_unit(check: UnitCheck) -> Check:
         for hit, labels in found.values():
             elsewhere = [label for label in labels if label != posixpath.dirname(hit.path)]
             if elsewhere:
-                message = f"{hit.message} (kustomize build of {', '.join(elsewhere)})"
+                builds = [label for label in elsewhere if not helm.is_render_label(label)]
+                charts = helm.describe_renders(label for label in elsewhere if helm.is_render_label(label))
+                where = ([f"kustomize build of {', '.join(builds)}"] if builds else []) + charts
+                message = f"{hit.message} ({'; '.join(where)})"
                 hit = Hit(hit.path, hit.line, message, hit.column)
             yield hit
 

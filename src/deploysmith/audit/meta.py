@@ -64,6 +64,10 @@ def _unknown_rule(fs: FileSet) -> Iterator[Hit]:
             )
 
 
+def _chart_not_rendered(fs: FileSet) -> Iterator[Hit]:
+    return iter(fs.chart_notices)
+
+
 RULES: tuple[Rule, ...] = (
     Rule("DS-META-001", "suppression-without-reason", "warning",
          "An inline suppression gives no reason.", _no_reason),
@@ -71,6 +75,9 @@ RULES: tuple[Rule, ...] = (
          "A deployment file cannot be read or parsed, so no other rule checked it.", _cannot_parse),
     Rule("DS-META-003", "suppression-unknown-rule", "warning",
          "An inline suppression names a rule that does not exist.", _unknown_rule),
+    Rule("DS-META-004", "helm-chart-not-rendered", "info",
+         "A Helm chart or its subcharts were not rendered, so their templates were not checked.",
+         _chart_not_rendered),
 )
 
 # Findings of these rules cannot themselves be suppressed inline.

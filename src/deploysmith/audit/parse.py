@@ -499,6 +499,11 @@ def pod_template(doc: YMap, kind: str) -> PodTemplate | None:
     keys = TEMPLATE_PATHS.get(kind)
     if keys is None:
         return None
+    spec_of = doc.mapping("spec")
+    if kind == "Rollout" and "workloadRef" in spec_of and "template" not in spec_of:
+        # Argo Rollouts' workloadRef: the pods come from the referenced Deployment's
+        # template, which the workload rules read there; the Rollout has none of its own.
+        return None
     node = doc
     for key in keys:
         node = node.mapping(key)

@@ -16,11 +16,15 @@ from deploysmith.model import (
     Stack,
     Workload,
 )
+from deploysmith.plan.compliance import compliance_notes
+from deploysmith.plan.cost import with_cost
 from deploysmith.plan.gates import gate_decisions
 from deploysmith.plan.images import RUNTIMES, plan_image, runtime_for
+from deploysmith.plan.infra import infra_notes
 from deploysmith.plan.observability import metrics_notes, slo_decisions
 from deploysmith.plan.pipeline import plan_stages
-from deploysmith.plan.strategy import choose_strategy
+from deploysmith.plan.strategy import PROGRESSIVE, choose_strategy, strategy_notes
+from deploysmith.plan.targets import target_decisions
 
 PLACEHOLDER_DOMAIN = "example.com"
 
@@ -78,6 +82,7 @@ def build_plan(stack: Stack, requirements: Requirements) -> Plan:
             f"{stack.root}: no deployable component found (looked for Python, Node, Go, Java, Rust, "
             "Ruby, PHP, .NET and static sites); run `deploysmith detect` to see what was read"
         )
+    _check_packaging(stack, requirements)
     notes: list[str] = list(stack.warnings)
     images, image_of = _plan_images(components, notes)
     workloads = tuple(
@@ -95,17 +100,18 @@ def build_plan(stack: Stack, requirements: Requirements) -> Plan:
     decisions = _decisions(stack, requirements, images, workloads, family)
     decisions += slo_decisions()
     decisions += gate_decisions(requirements, plan_stages(requirements))
+    decisions += target_decisions(stack, requirements, choose_strategy(stack, requirements))
     if requirements.domain is None:
         notes.append(
             f"no domain given: ingress hosts use the placeholder {PLACEHOLDER_DOMAIN}; "
             "pass --domain or set `domain:` in deploysmith.yaml"
         )
-    if requirements.compliance != "none":
-        notes.append(
-            f"compliance profile {requirements.compliance} is recorded; its controls are not rendered by this version"
-        )
+    notes.extend(compliance_notes(requirements))
     notes.extend(_environment_notes(requirements))
-    notes.extend(metrics_notes(workloads))
+    if requirements.target == "kubernetes":  # other targets get no deploy/monitoring/ to scrape with
+        notes.extend(metrics_notes(workloads))
+    notes.extend(strategy_notes(stack, requirements))
+    notes.extend(infra_notes(requirements))
     if any(component.framework == "django" for component in components):
         notes.append(
             "Django answers 400 to a Host it does not allow: ALLOWED_HOSTS must accept the ingress host and "
@@ -118,7 +124,7 @@ def build_plan(stack: Stack, requirements: Requirements) -> Plan:
         )
     if stack.ci_platform and stack.ci_platform != requirements.ci:
         notes.append(f"the repository uses {stack.ci_platform} CI; this kit renders {requirements.ci}")
-    return Plan(
+    return with_cost(Plan(
         app_name=_app_name(stack, components),
         stack=stack,
         requirements=requirements,
@@ -129,7 +135,24 @@ def build_plan(stack: Stack, requirements: Requirements) -> Plan:
         environments=environments,
         decisions=decisions,
         notes=tuple(notes),
-    )
+    ))
+
+
+def _check_packaging(stack: Stack, requirements: Requirements) -> None:
+    """Combinations no renderer can honour are refused before anything is planned."""
+    if requirements.target != "kubernetes" or requirements.packaging != "plain":
+        return
+    if requirements.gitops:
+        raise DeploysmithError(
+            "--packaging plain has no GitOps layout (nothing for Argo CD or Flux to pin digests in); "
+            "use --packaging kustomize or helm with --gitops, or --imperative with plain"
+        )
+    chosen = choose_strategy(stack, requirements).choice
+    if chosen in PROGRESSIVE:
+        raise DeploysmithError(
+            f"--strategy {requirements.strategy} needs Argo Rollouts or Flagger resources, which --packaging plain "
+            "does not render; use --packaging kustomize or helm, or --strategy rolling"
+        )
 
 
 def _environment_notes(requirements: Requirements) -> list[str]:
@@ -318,7 +341,15 @@ def _decisions(
         "CI commits the new image digest to the overlay and the cluster's GitOps controller applies it; "
         "CI has no write access to the cluster (it reads rollout status with a short-lived token)"
         if requirements.gitops else
-        "CI applies the Kustomize overlay with short-lived cluster credentials and waits for the rollout",
+        {
+            "helm": "CI runs `helm upgrade --install --atomic` with short-lived cluster credentials and waits "
+                    "for the rollout",
+            "plain": "CI pins the digests into the manifests and applies them with short-lived cluster "
+                     "credentials, then waits for the rollout",
+        }.get(
+            requirements.packaging,
+            "CI applies the Kustomize overlay with short-lived cluster credentials and waits for the rollout",
+        ),
     ))
     decisions.append(Decision(
         "resources", family,
@@ -331,7 +362,15 @@ def _decisions(
     ))
     decisions.append(Decision(
         "packaging", requirements.packaging,
-        "Kustomize: a base plus one overlay per environment, built into kubectl; no templating to debug",
+        {
+            "kustomize": "Kustomize: a base plus one overlay per environment, built into kubectl; "
+                         "no templating to debug",
+            "helm": "Helm: one chart with a values file per environment and a values schema; releases are "
+                    "versioned, `helm rollback` restores image and configuration together, migrations run "
+                    "as a pre-upgrade hook",
+            "plain": "plain manifests: every object written out per environment for `kubectl apply -f`, "
+                     "no tool beyond kubectl; CI pins the digest into the files before applying",
+        }.get(requirements.packaging, requirements.packaging),
     ))
     return tuple(decisions)
 

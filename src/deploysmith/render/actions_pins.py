@@ -31,6 +31,7 @@ PINS: dict[str, Pin] = {
     "actions/setup-java": Pin("v5.7.0", "b6effb05e454b25005698d916606bdc6ffcbf961"),
     "actions/setup-dotnet": Pin("v6.0.0", "a98b56852c35b8e3190ac28c8c2271da59106c68"),
     "actions/cache": Pin("v5.0.5", "27d5ce7f107fe9357f9df03efb73ab90386fccae"),
+    "actions/upload-artifact": Pin("v7.0.0", "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f"),
     "docker/setup-buildx-action": Pin("v4.3.0", "37fe631027851001ddb9b187196cc803df7f5f0e"),
     "docker/login-action": Pin("v4.1.0", "4907a6ddec9925e35a0a9e82d7399ccc52663121"),
     "docker/build-push-action": Pin("v7.3.0", "53b7df96c91f9c12dcc8a07bcb9ccacbed38856a"),
@@ -46,6 +47,16 @@ PINS: dict[str, Pin] = {
     "oven-sh/setup-bun": Pin("v2.2.0", "0c5077e51419868618aeaa5fe8019c62421857d6"),
     # Only for Node.js 25+, which no longer bundles corepack. Older snapshot (2025-01): re-check.
     "pnpm/action-setup": Pin("v4.0.0", "fe02b34f77f8bc703788d5817da081398fad5dd2"),
+    # Cloud sign-in for the non-Kubernetes targets (render/targets/login.py).
+    "aws-actions/configure-aws-credentials": Pin("v6.2.3", "e6de054238d6b7531b4efff3b6587d9aade6a06c"),
+    "google-github-actions/auth": Pin("v3.0.0", "7c6bc770dae815cd3e89ee6cdf493a5fab2cc093"),
+    "google-github-actions/setup-gcloud": Pin("v3.0.1", "aa5489c8933f4cc7a4f7d45035b3b1440c9c10db"),
+    "azure/login": Pin("v3.0.1", "f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca"),
+    "superfly/flyctl-actions": Pin("1.6", "ed8efb33836e8b2096c7fd3ba1c8afe303ebbff1"),
+    # Security gates (render/security_github.py): dependency review on pull requests, Cosign.
+    # dependency-review-action's moving v4 is a branch; the pin is the release tag's commit.
+    "actions/dependency-review-action": Pin("v4.9.0", "2031cfc080254a8a887f58cffee85186f0e49e48"),
+    "sigstore/cosign-installer": Pin("v4.1.2", "6f9f17788090df1f26f669e9d70d6ae9567deba6"),
 }
 
 

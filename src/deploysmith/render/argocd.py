@@ -9,22 +9,33 @@ A cluster admin applies them once: `kubectl apply -k deploy/gitops`.
 - failed syncs retry with exponential backoff;
 - `/spec/replicas` of HPA-owned Deployments is ignored, so Argo CD neither reports the
   autoscaler's count as drift nor resets it on sync (RespectIgnoreDifferences);
-- the migration Job is a Sync hook in wave -1 (see render.kubernetes.migration_job).
+- the migration Job is a Sync hook in wave -1 (see render.kubernetes.migration_job), after
+  the Namespace, its ServiceAccount and ConfigMap and the Secret's source (wave -2);
+- with Argo Rollouts, the fields the rollouts controller owns (Service selectors, traffic
+  weights) are ignored by their field manager, and `/spec/replicas` of an HPA-owned Rollout.
+
+One Application per environment rather than an ApplicationSet over the overlays: the
+environments differ in sync policy (prod syncs by hand), which an ApplicationSet expresses
+only through templatePatch; three short files say plainly what each environment does, and
+a reviewer sees a change to prod's policy as a change to prod's file.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from deploysmith.model import EnvironmentPlan, Plan, RenderedFile
+from deploysmith.plan.strategy import PROGRESSIVE
+from deploysmith.render import gitops, secrets
 from deploysmith.render import kubernetes as k8s
 from deploysmith.render.common import GITOPS_DIR, header, overlay_dir
 from deploysmith.render.yamlout import comment, dump
 
 ARGOCD_NAMESPACE = "argocd"
 IN_CLUSTER = "https://kubernetes.default.svc"
-PLACEHOLDER_HOST = "git.example.invalid"
+PLACEHOLDER_HOST = gitops.PLACEHOLDER_HOST
+CHART_DIR = "deploy/chart"  # where render.helm writes the chart
+ROLLOUTS_MANAGER = "rollouts-controller"  # the field manager of the Argo Rollouts controller
 
 # What the overlays contain; the project allows nothing else (least privilege).
 NAMESPACED_KINDS: tuple[tuple[str, str], ...] = (
@@ -40,21 +51,46 @@ NAMESPACED_KINDS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Kinds the monitoring folder (deploy/monitoring/<env>) holds, for an Application that syncs it.
+MONITORING_KINDS: tuple[tuple[str, str], ...] = (
+    ("monitoring.coreos.com", "PrometheusRule"),
+    ("monitoring.coreos.com", "Probe"),
+    ("monitoring.coreos.com", "ServiceMonitor"),
+)
+ROLLOUT_KINDS: tuple[tuple[str, str], ...] = (
+    ("argoproj.io", "AnalysisTemplate"),
+    ("argoproj.io", "Rollout"),
+)
+FLAGGER_KINDS: tuple[tuple[str, str], ...] = (("flagger.app", "Canary"), ("flagger.app", "MetricTemplate"))
+ROUTER_KINDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "istio": (("networking.istio.io", "DestinationRule"), ("networking.istio.io", "VirtualService")),
+    "gateway-api": (("gateway.networking.k8s.io", "HTTPRoute"),),
+    "nginx": (),
+}
+SECRET_KINDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "external-secrets": (("external-secrets.io", "ExternalSecret"), ("external-secrets.io", "SecretStore")),
+    "sealed-secrets": (("bitnami.com", "SealedSecret"),),
+}
+
+
 def repo_url(plan: Plan) -> str | None:
     """`https://<host>/<path>.git` from the detected remote, or None when it is unknown."""
-    remote = plan.stack.git_remote
-    if not remote:
-        return None
-    remote = remote.strip()
-    remote = re.sub(r"^[a-z+]+://", "", remote)  # https://, ssh://
-    remote = re.sub(r"^[^@/]+@", "", remote)  # git@
-    remote = re.sub(r"^([^/:]+):(?!\d)", r"\1/", remote)  # scp-like host:path
-    remote = remote.rstrip("/")
-    if remote.endswith(".git"):
-        remote = remote[: -len(".git")]
-    if "/" not in remote:
-        return None
-    return f"https://{remote}.git"
+    return gitops.repo_url(plan)
+
+
+def namespaced_kinds(plan: Plan) -> list[tuple[str, str]]:
+    """Every kind this plan's overlays (and monitoring folders) can contain, nothing more."""
+    kinds = [*NAMESPACED_KINDS, *MONITORING_KINDS]
+    requirements = plan.requirements
+    if gitops.rollout_kind(plan)[1] == "Rollout":
+        kinds += ROLLOUT_KINDS
+    elif plan.strategy.choice in PROGRESSIVE:
+        kinds += FLAGGER_KINDS
+    if plan.strategy.choice in PROGRESSIVE:
+        kinds += ROUTER_KINDS.get(requirements.traffic_router, ())
+    if secrets.managed(plan):
+        kinds += SECRET_KINDS.get(secrets.mode(plan), ())
+    return sorted(set(kinds))
 
 
 def application_name(plan: Plan, env: EnvironmentPlan) -> str:
@@ -62,16 +98,10 @@ def application_name(plan: Plan, env: EnvironmentPlan) -> str:
 
 
 def render(plan: Plan) -> tuple[RenderedFile, ...]:
-    if not plan.requirements.gitops:
+    if gitops.tool(plan) != "argocd":
         return ()
-    url = repo_url(plan)
-    source: Any = url
-    if url is None:
-        source = comment(
-            f"https://{PLACEHOLDER_HOST}/REPLACE-ME/{plan.app_name}.git",
-            "PLACEHOLDER: the repository's remote is unknown. Replace it with this repository's\n"
-            "https URL before applying.",
-        )
+    secrets.check(plan)
+    source = gitops.source_url(plan)
     files = [
         RenderedFile(
             f"{GITOPS_DIR}/appproject.yaml",
@@ -128,8 +158,9 @@ def _project(plan: Plan, source: Any) -> dict[str, Any]:
                 "Each overlay manages its Namespace (Pod Security labels); no other cluster-scoped kind.",
             ),
             "namespaceResourceWhitelist": comment(
-                [{"group": group, "kind": kind} for group, kind in NAMESPACED_KINDS],
-                "Exactly the kinds the overlays contain; add a kind here when you add one there.",
+                [{"group": group, "kind": kind} for group, kind in namespaced_kinds(plan)],
+                "Exactly the kinds the overlays and deploy/monitoring contain; add a kind here when you\n"
+                "add one there.",
             ),
             "orphanedResources": comment(
                 {"warn": True}, "Warn about objects in these namespaces that no Application manages."
@@ -156,11 +187,7 @@ def _application(plan: Plan, env: EnvironmentPlan, source: Any) -> dict[str, Any
     )
     spec: dict[str, Any] = {
         "project": plan.app_name,
-        "source": {
-            "repoURL": source,
-            "targetRevision": comment("HEAD", "The default branch: CI commits pinned digests to it."),
-            "path": overlay_dir(env.name),
-        },
+        "source": _source(plan, env, source),
         "destination": {"server": IN_CLUSTER, "namespace": env.namespace},
     }
     if not env.auto_deploy:
@@ -171,14 +198,17 @@ def _application(plan: Plan, env: EnvironmentPlan, source: Any) -> dict[str, Any
         )
     else:
         spec["syncPolicy"] = sync_policy
-    autoscaled = [k8s.name(w) for w in plan.workloads if k8s.autoscaled(w)]
-    if autoscaled:
+    ignored = ignore_differences(plan)
+    if ignored:
         spec["ignoreDifferences"] = comment(
-            [
-                {"group": "apps", "kind": "Deployment", "name": name, "jsonPointers": ["/spec/replicas"]}
-                for name in autoscaled
-            ],
-            "The HorizontalPodAutoscaler owns these replica counts.",
+            ignored,
+            "The HorizontalPodAutoscaler owns these replica counts"
+            + (
+                "; the Argo Rollouts controller owns the\n"
+                "Service selectors and traffic weights it sets during a release."
+                if gitops.rollout_kind(plan)[1] == "Rollout"
+                else "."
+            ),
         )
     spec["revisionHistoryLimit"] = 10
     return {
@@ -190,3 +220,83 @@ def _application(plan: Plan, env: EnvironmentPlan, source: Any) -> dict[str, Any
         ),
         "spec": spec,
     }
+
+
+def _source(plan: Plan, env: EnvironmentPlan, source: Any) -> dict[str, Any]:
+    revision = comment("HEAD", "The default branch: CI commits pinned digests to it.")
+    if plan.requirements.packaging == "helm":
+        # The chart of render.helm, with this environment's values file on top of the defaults.
+        return {
+            "repoURL": source,
+            "targetRevision": revision,
+            "path": CHART_DIR,
+            "helm": {"releaseName": plan.app_name, "valueFiles": ["values.yaml", f"values-{env.name}.yaml"]},
+        }
+    return {"repoURL": source, "targetRevision": revision, "path": overlay_dir(env.name)}
+
+
+def ignore_differences(plan: Plan) -> list[dict[str, Any]]:
+    """Fields another controller owns, which Argo CD must neither report as drift nor reset."""
+    ignored: list[dict[str, Any]] = []
+    for workload in plan.workloads:
+        if not k8s.autoscaled(workload):
+            continue
+        api, kind = gitops.workload_kind(plan, workload)
+        group = api.rpartition("/")[0]
+        ignored.append(
+            {"group": group, "kind": kind, "name": k8s.name(workload), "jsonPointers": ["/spec/replicas"]}
+        )
+    if gitops.rollout_kind(plan)[1] == "Rollout":
+        router = ROUTER_KINDS.get(plan.requirements.traffic_router, ())
+        routed = [("", "Service"), ("networking.k8s.io", "Ingress"), *router]
+        ignored += [
+            {"group": group, "kind": kind, "managedFieldsManagers": [ROLLOUTS_MANAGER]} for group, kind in routed
+        ]
+    return ignored
+
+
+# -- runbook ----------------------------------------------------------------------------------
+
+
+def runbook_section(plan: Plan) -> str:
+    prod = plan.environment("prod") or plan.environments[-1]
+    app = application_name(plan, prod)
+    lines = ["## Argo CD\n"]
+    lines.append("```sh")
+    for env in plan.environments:
+        how = "auto-sync" if env.auto_deploy else "manual sync"
+        lines.append(f"argocd app get {application_name(plan, env)}   # {env.name}: {how}; sync and health status")
+    lines.append(f"argocd app diff {app}   # what a sync would change")
+    lines.append(f"argocd app sync {app}   # apply {prod.name}'s overlay as committed (after the approval)")
+    lines.append(f"argocd app wait {app} --sync --health --timeout 900")
+    lines.append("```\n")
+    auto = [env for env in plan.environments if env.auto_deploy]
+    lines.append(
+        "Roll back through Git: revert the digest commit and let Argo CD apply it (press Sync for "
+        f"{', '.join(env.name for env in plan.environments if not env.auto_deploy) or 'manual environments'}):\n"
+    )
+    lines.append("```sh")
+    lines.append("git fetch origin main && git checkout main && git pull --ff-only")
+    lines.append(f"git log --oneline -- {overlay_dir(prod.name)}/kustomization.yaml   # find the deploy commit")
+    lines.append("git revert --no-edit <deploy commit>")
+    lines.append("git push origin main")
+    lines.append(f"argocd app sync {app}")
+    lines.append("```\n")
+    lines.append(
+        "`argocd app rollback` re-applies an earlier synced revision without touching Git. It refuses "
+        "while auto-sync is on (self-heal would undo it at once), so switch auto-sync off first — "
+        "auto-sync environments only; " + prod.name + " syncs by hand already — and make the same `git revert` "
+        "before switching it back on, or the next sync re-applies the bad version:\n"
+    )
+    lines.append("```sh")
+    target = auto[0] if auto else prod
+    name = application_name(plan, target)
+    if target.auto_deploy:
+        lines.append(f"argocd app set {name} --sync-policy none   # auto-sync off")
+    lines.append(f"argocd app history {name}   # pick the ID of the last good deploy")
+    lines.append(f"argocd app rollback {name} <history ID>")
+    lines.append("# … git revert the digest commit and push, as above, then:")
+    if target.auto_deploy:
+        lines.append(f"argocd app set {name} --sync-policy automated --auto-prune --self-heal")
+    lines.append("```\n")
+    return "\n".join(lines) + "\n"

@@ -29,8 +29,12 @@ from deploysmith.model import EnvironmentPlan, Plan, RenderedFile
 from deploysmith.plan import SERVICE_ENV
 from deploysmith.plan import pipeline as stages
 from deploysmith.plan.gates import mechanism
+from deploysmith.render import bake, compliance_ci, notify, security_lines
 from deploysmith.render import ci_common as ci
+from deploysmith.render import security as sec
 from deploysmith.render.common import header, image_prefix
+from deploysmith.render.targets import is_target
+from deploysmith.render.targets import platforms as target_ci
 from deploysmith.render.yamlout import Commented, comment, dump
 
 PATH = "azure-pipelines.yml"
@@ -45,6 +49,8 @@ VERIFY_ENVIRONMENT = "production-verify"
 VERIFY_ENVIRONMENT_CONNECTION = VERIFY_ENVIRONMENT  # its service connection: kubernetes-production-verify
 REGISTRY_GROUP = "container-registry"  # variable group with IMAGE_PREFIX when the plan names no registry
 REFS_FILE = "image-refs.env"
+COSIGN_GROUP = "cosign"  # variable group: COSIGN_PRIVATE_KEY, COSIGN_PASSWORD (secret), COSIGN_PUBLIC_KEY
+COSIGN_SECRETS = ("COSIGN_PRIVATE_KEY", "COSIGN_PASSWORD")
 CACHE_ROOT = "$(Pipeline.Workspace)"
 KUBECONFIG = "$(Agent.TempDirectory)/kubeconfig"
 BOT_NAME = "deploysmith-ci"
@@ -165,7 +171,8 @@ def _stages(ctx: ci.Context) -> list[Any]:
     result: list[Any] = [
         _stage(ctx, stages.BUILD, [_build_job(ctx, unit) for unit in ctx.units], []),
         _stage(ctx, stages.TEST, [_test_job(ctx, unit) for unit in ctx.units], [STAGE_IDS[stages.BUILD]]),
-        _stage(ctx, stages.SECURITY_SCAN, [_security_job()], [STAGE_IDS[stages.BUILD]]),
+        # The scans read the source only: they start with the build, off its critical path.
+        _stage(ctx, stages.SECURITY_SCAN, [_security_job(ctx), _sast_job(ctx)], []),
         _stage(
             ctx,
             stages.PACKAGE,
@@ -209,6 +216,7 @@ def _stages(ctx: ci.Context) -> list[Any]:
             )
         )
         result.append(_verify_stage(ctx, ctx.prod))
+    compliance_ci.azure(ctx, result, AZURE)  # a compliance profile's ticket check and release record
     return result
 
 
@@ -298,6 +306,9 @@ def _build_job(ctx: ci.Context, unit: ci.Unit) -> Commented:
                 [f'echo "{unit.label}: no toolchain, no build command: files go into the image as is."'],
             )
         )
+    auditor = sec.auditor(unit, sec.level(ctx.plan.requirements))
+    if auditor is not None:  # the ecosystem's own advisory check, on what was just installed
+        steps.append(_bash(f"Audit dependencies ({auditor.tool})", list(auditor.lines), workdir=unit.path))
     job = _job(
         _job_id(stages.BUILD, unit),
         _unit_name(ctx, "Build", unit),
@@ -390,30 +401,59 @@ def _trivy(args: str, docker_config: bool = False) -> str:
     )
 
 
-def _security_job() -> Commented:
-    lines = [
-        "# Every severity, as a report for review (dependencies from the lock files, secrets in the tree)",
-        _trivy(f"fs --scanners vuln,secret --format json --output {ci.FS_REPORT} ."),
-        "# The gate: exit code 1 on CRITICAL or HIGH with a fixed version available",
-        _trivy("fs --scanners vuln,secret --severity CRITICAL,HIGH --ignore-unfixed --exit-code 1 ."),
-    ]
+def _security_job(ctx: ci.Context) -> Commented:
+    fail_on = sec.level(ctx.plan.requirements)
+    trivy = _trivy("").rstrip()
     steps: list[Any] = [
         _checkout(),
-        _bash("Scan dependencies and secrets (blocks on critical and high)", lines),
+        _bash(
+            f"Security gates (block on {sec.trivy_severities(fail_on).lower()})",
+            security_lines.scan_lines(fail_on, trivy),
+        ),
         {
             "task": "PublishPipelineArtifact@1",
             "displayName": "Keep the full report",
             "condition": "succeededOrFailed()",
             "inputs": {"targetPath": ci.FS_REPORT, "artifact": "trivy-fs"},
         },
+        {
+            "task": "PublishPipelineArtifact@1",
+            "displayName": "Publish the SARIF reports",
+            "condition": "succeededOrFailed()",
+            "inputs": {"targetPath": sec.SARIF_DIR, "artifact": "CodeAnalysisLogs"},
+        },
     ]
     job = _job("security_scan", "Security Scan", ci.TIMEOUTS["security-scan"], steps)
     return comment(
         job,
         ci.wrap(
-            f"Trivy ({ci.TRIVY_IMAGE}) runs as a container on the agent. Vulnerabilities with no fixed "
-            "version "
-            "are reported but do not block (accept them in .trivyignore with a reason)."
+            f"Trivy ({ci.TRIVY_IMAGE}) and Gitleaks ({sec.GITLEAKS_IMAGE}) run "
+            "as containers on the agent; every gate runs, and the step fails if any blocked. Vulnerabilities "
+            f"with no fixed version are reported but do not block (accept them in {sec.TRIVYIGNORE} with a "
+            "reason and an expiry). The SARIF reports go to the CodeAnalysisLogs artifact, which the SARIF SAST "
+            "Scans Tab extension shows."
+        ),
+    )
+
+
+def _sast_job(ctx: ci.Context) -> Commented:
+    fail_on = sec.level(ctx.plan.requirements)
+    steps: list[Any] = [
+        _checkout(),
+        _bash("SAST: Semgrep", security_lines.sast_lines(fail_on)),
+        {
+            "task": "PublishPipelineArtifact@1",
+            "displayName": "Publish the SARIF report",
+            "condition": "succeededOrFailed()",
+            "inputs": {"targetPath": sec.SEMGREP_SARIF, "artifact": "CodeAnalysisLogs-sast"},
+        },
+    ]
+    job = _job("sast", "SAST (Semgrep)", ci.TIMEOUTS["security-scan"], steps)
+    return comment(
+        job,
+        ci.wrap(
+            f"Semgrep ({sec.SEMGREP_IMAGE}; registry rules p/default and {sec.SEMGREP_RULES}) fails on "
+            f"{' or '.join(sec.semgrep_severities(fail_on))} findings; it runs beside the build."
         ),
     )
 
@@ -460,27 +500,30 @@ def _package_job(ctx: ci.Context) -> Commented:
         ),
         _bash("Hand the digests to the later stages", outputs, name="refs"),
         _bash(
-            "Scan the pushed images (blocks on critical and high)",
-            [
-                _trivy(
-                    "image --scanners vuln --severity CRITICAL,HIGH --ignore-unfixed --exit-code 1 "
-                    f'"${{{ci.image_var(i.name)}}}"',
-                    docker_config=True,
-                )
-                for i in ctx.images
-            ],
+            f"Scan the pushed images (blocks on {sec.trivy_severities(sec.level(ctx.plan.requirements)).lower()})",
+            sec.image_scan_lines(
+                ctx, sec.level(ctx.plan.requirements), trivy=_trivy("", docker_config=True).rstrip()
+            ),
             env={ci.image_var(i.name): f"$(refs.{ci.image_var(i.name)})" for i in ctx.images},
         ),
+        _bash(
+            "SBOMs, signature and attestations",
+            security_lines.sign_lines(ctx, sec.SIGNERS["azure"], COSIGN_SECRETS),
+            env={
+                **{ci.image_var(i.name): f"$(refs.{ci.image_var(i.name)})" for i in ctx.images},
+                **{name: f"$({name})" for name in COSIGN_SECRETS},
+            },
+        ),
     ]
-    job = _job("package", "Package", ci.TIMEOUTS["package"], steps)
+    job = _job("package", "Package", ci.TIMEOUTS["package"], steps, variables=[{"group": COSIGN_GROUP}])
     return comment(
         job,
         ci.wrap(
             "Each image is tagged with the commit and pushed once; the `refs` step publishes "
             "IMAGE_<NAME>=<repository>@sha256:… as output variables, which every later stage maps in, so "
             "staging and production run the same bytes. Layer cache in the registry (:buildcache); "
-            "provenance and SBOM attestations are pushed with the image. A critical or high finding in a "
-            "pushed image fails Package, so it never deploys."
+            "provenance and SBOM attestations are pushed with the image. A blocked finding in a pushed "
+            "image fails Package, so it never deploys. " + sec.SIGNERS["azure"].why
         ),
     )
 
@@ -502,10 +545,11 @@ def _group(env_name: str) -> str:
 def _deploy_variables(ctx: ci.Context, env: EnvironmentPlan, azure_env: str) -> list[Any]:
     return [
         {"group": _group(azure_env)},
+        {"group": COSIGN_GROUP},  # COSIGN_PUBLIC_KEY: what the deploy verifies the images against
         {"name": "DEPLOY_ENVIRONMENT", "value": azure_env},
         {"name": "DEPLOY_TARGET", "value": env.name},
         {"name": "NAMESPACE", "value": env.namespace},
-        {"name": "OVERLAY", "value": f"deploy/overlays/{env.name}"},
+        {"name": "OVERLAY", "value": ci.pinned_path(ctx.plan, env)},
         {"name": "KUBECONFIG", "value": KUBECONFIG},
         *_image_variables(ctx),
     ]
@@ -516,15 +560,19 @@ def _connection(azure_env: str) -> str:
 
 
 def _kube_step(
-    azure_env: str, display: str, lines: list[str], name: str | None = None, env: dict[str, str] | None = None
+    azure_env: str, display: str, lines: list[str], name: str | None = None, env: dict[str, str] | None = None,
+    plan: Plan | None = None,
 ) -> dict[str, Any]:
     """An AzureCLI@2 step: signed in through the environment's workload-identity service
-    connection, it reads the AKS kubeconfig and runs `lines` with kubectl."""
+    connection, it reads the AKS kubeconfig and runs `lines` with kubectl. For a plan with
+    another target (Cloud Run, ECS, …) it signs in to that target instead of reading a kubeconfig."""
     connect = [
         'az aks get-credentials --resource-group "${AKS_RESOURCE_GROUP}" --name "${AKS_CLUSTER}" \\',
         '  --file "${KUBECONFIG}" --overwrite-existing',
         'kubelogin convert-kubeconfig --login azurecli --kubeconfig "${KUBECONFIG}"',
     ]
+    if plan is not None and is_target(plan):
+        connect = target_ci.azure_sign_in(plan)
     step: dict[str, Any] = {
         "task": "AzureCLI@2",
         "displayName": display,
@@ -591,7 +639,7 @@ def _deploy_stage(ctx: ci.Context, stage_id: str, env: EnvironmentPlan, depends_
                 [
                     *_git_lines(),
                     "git checkout --quiet -B deploy",
-                    *ci.commands(ctx, env).set_image,
+                    *ci.gitops_pin_lines(ctx, env, AZURE),
                     *ci.gitops_publish_lines(
                         push,
                         "${BUILD_SOURCEVERSION}",
@@ -606,7 +654,7 @@ def _deploy_stage(ctx: ci.Context, stage_id: str, env: EnvironmentPlan, depends_
             ),
             _kube_step(
                 azure_env,
-                "Wait for Argo CD to apply the commit",
+                ci.gitops_wait_name(ctx),
                 [*ci.gitops_wait_lines(ctx, env, AZURE), *ci.rollout_lines(ctx)],
             ),
         ]
@@ -626,12 +674,26 @@ def _deploy_stage(ctx: ci.Context, stage_id: str, env: EnvironmentPlan, depends_
             "push from starting a run. Argo CD applies it; the cluster identity only reads while it waits."
         )
     else:
-        deploy_steps = [_checkout(), _kube_step(azure_env, f"Deploy {env.name}", ci.deploy_lines(ctx, env))]
-        failure_steps = [_kube_step(azure_env, "Undo a rollout that did not become ready", undo)]
+        deploy_steps = [
+            _checkout(), _kube_step(azure_env, f"Deploy {env.name}", ci.deploy_lines(ctx, env), plan=ctx.plan)
+        ]
+        failure_steps = [_kube_step(azure_env, "Undo a rollout that did not become ready", undo, plan=ctx.plan)]
         timeout = ci.TIMEOUTS["deploy"]
         note = _identity_note(azure_env, "what the deploy applies in " + env.namespace)
     if env.name not in ("staging", "prod"):
         note += f" No staging environment was requested: this stage deploys to {env.name}."
+    deploy_steps = [  # deploy notifications and markers (render.notify), when requested
+        *notify.azure_steps(ctx.plan, env, "start", "succeeded()", AZURE),
+        *_registry(ctx)[1],  # Cosign reads the signatures beside the image
+        _bash(
+            "Verify signatures and attestations",
+            security_lines.verify_lines(ctx, sec.SIGNERS["azure"], ("COSIGN_PUBLIC_KEY",)),
+            env={"COSIGN_PUBLIC_KEY": "$(COSIGN_PUBLIC_KEY)"},
+        ),
+        *deploy_steps,
+        *notify.azure_steps(ctx.plan, env, "success", "succeeded()", AZURE),
+        *notify.azure_steps(ctx.plan, env, "failure", "failed()", AZURE),
+    ]
     job = _deployment_job("deploy", display, azure_env, timeout, deploy_steps, failure_steps)
     return _stage(
         ctx, stage_id, [job], depends_on, variables=_deploy_variables(ctx, env, azure_env), note=note
@@ -698,10 +760,23 @@ def _verify_stage(ctx: ci.Context, env: EnvironmentPlan) -> Commented:
                 VERIFY_ENVIRONMENT_CONNECTION,
                 f"Roll back {env.name}",
                 [*ci.undo_lines(ctx), AZURE.error("Verify failed; production was rolled back."), "exit 1"],
+                plan=ctx.plan,
             )
         ]
         variables = {}
-    deploy = [_checkout(), _kube_step(VERIFY_ENVIRONMENT_CONNECTION, f"Check {env.name}", checks)]
+    deploy = [_checkout(), _kube_step(VERIFY_ENVIRONMENT_CONNECTION, f"Check {env.name}", checks, plan=ctx.plan)]
+    bake_lines = bake.bake_lines(
+        ctx.plan, env, AZURE, f"in the {_group(ci.PROD_ENVIRONMENT)} variable group"
+    )
+    if bake_lines:  # the error-budget bake; a breach fails the job and the failure hook rolls back
+        deploy.append(
+            _bash(
+                bake.TITLE,
+                [notify.macro_guard("PROMETHEUS_TOKEN"), *bake_lines],
+                env={"PROMETHEUS_TOKEN": "$(PROMETHEUS_TOKEN)"},
+            )
+        )
+    failure += notify.azure_steps(ctx.plan, env, "rollback", "failed()", AZURE)
     job = _deployment_job(
         "verify", "Verify", VERIFY_ENVIRONMENT, ci.TIMEOUTS["verify"], deploy, failure, variables or None
     )
@@ -716,7 +791,13 @@ def _verify_stage(ctx: ci.Context, env: EnvironmentPlan) -> Commented:
         "failed "
         "check rolls back at once instead of waiting for a second approval. Its service connection "
         f"(`{_connection(VERIFY_ENVIRONMENT)}`) needs read access plus patch on deployments (what `rollout "
-        "undo` does). Migrations are not reversed; they must stay backward compatible (expand/contract).",
+        "undo` does). Migrations are not reversed; they must stay backward compatible (expand/contract)."
+        + (
+            f" {bake.summary()} PROMETHEUS_URL (the bake is skipped while it is unset) and the optional "
+            f"secret PROMETHEUS_TOKEN come from the `{_group(ci.PROD_ENVIRONMENT)}` variable group."
+            if bake_lines
+            else ""
+        ),
     )
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from deploysmith.model import Component, EnvironmentPlan, Image, Plan, Stage
 from deploysmith.plan import pipeline as stages
-from deploysmith.render import argocd, kustomize
+from deploysmith.render import argocd, flux, gitops, helm, kustomize, packaging, progressive, targets
 from deploysmith.render import kubernetes as k8s
 from deploysmith.render.dockerfiles.base import COMPOSER_IMAGE, TOOLS, TOOLS_CHECKED
 
@@ -40,7 +40,7 @@ TIMEOUTS: dict[str, int] = {
     "deploy-gitops-manual": 60,
     "integration-test": 10,
     "approval": 5,
-    "verify": 20,
+    "verify": 35,  # rollout check, health probe, the error-budget bake (render.bake), a rollback
 }
 GITOPS_WAIT_MINUTES = {True: 10, False: 30}  # by EnvironmentPlan.auto_deploy: a manual sync waits longer
 APPROVAL_WAIT_HOURS = 72  # how long a platform that counts the wait (Jenkins input) holds the run
@@ -778,11 +778,15 @@ def pushed_refs_lines(ctx: Context, prefix: str, tag: str, refs_file: str) -> li
         "docker buildx create --use --driver docker-container --name ci-builder",
         f': > "{refs_file}"',
     ]
+    automation = flux.image_automation(ctx.plan)
+    if automation:
+        lines.append("built_at=\"$(date +%s)\"  # Flux image automation picks the newest main-<commit>-<time> tag")
     for image in ctx.images:
         repository = f"{prefix}/{image.name}"
         lines += [
             f"# {image.name}: built once; later stages deploy it by digest",
             f'docker buildx build --push --tag "{repository}:{tag}" \\',
+            *([f'  --tag "{repository}:main-{tag}-${{built_at}}" \\'] if automation else []),
             f'  --cache-from "type=registry,ref={repository}:buildcache" \\',
             f'  --cache-to "type=registry,ref={repository}:buildcache,mode=max" \\',
             "  --provenance=mode=max --sbom=true \\",
@@ -820,17 +824,31 @@ def fs_scan_lines(trivy: str = "trivy") -> list[str]:
 # -- deploy, wait, check, roll back ------------------------------------------------------------------
 
 
+def pinned_path(plan: Plan, env: EnvironmentPlan) -> str:
+    """What GitOps delivery commits the digests into (the OVERLAY variable of deploy jobs):
+    the overlay folder, or the environment's values file with Helm."""
+    if plan.requirements.packaging == "helm":
+        return helm.values_file(env.name)
+    return f"deploy/overlays/{env.name}"
+
+
 def commands(ctx: Context, env: EnvironmentPlan) -> kustomize.DeployCommands:
-    """`kustomize.deploy_commands` with each image taken from its `IMAGE_<X>` variable."""
+    """The packaging's deploy commands (`render.packaging`) with each image taken from its
+    `IMAGE_<X>` variable."""
     refs = {image.name: f'"${{{image_var(image.name)}}}"' for image in ctx.images}
-    return kustomize.deploy_commands(ctx.plan, env.name, image_refs=refs)
+    return packaging.deploy_commands(ctx.plan, env.name, image_refs=refs)
 
 
 def deploy_lines(ctx: Context, env: EnvironmentPlan) -> list[str]:
     """Imperative deploy: pin the digests, migrate, apply, wait for the rollout."""
+    if targets.is_target(ctx.plan):  # Cloud Run, ECS, Fly.io, …: the target's own commands
+        return targets.ci_deploy_lines(ctx.plan, env)
     deploy = commands(ctx, env)
+    pin = "# Pin this run's digests in the overlay (what passed the earlier stages is what runs)"
+    if not deploy.set_image:  # Helm: the digests are on its command line
+        pin = "# Deploy this run's digests (what passed the earlier stages is what runs)"
     return [
-        "# Pin this run's digests in the overlay (what passed the earlier stages is what runs)",
+        pin,
         *deploy.set_image,
         *(
             ["# Migrations run as a Job from the new image; the rollout waits for it", *deploy.migrate]
@@ -843,6 +861,11 @@ def deploy_lines(ctx: Context, env: EnvironmentPlan) -> list[str]:
 
 
 def rollout_lines(ctx: Context, timeout: str | None = None) -> list[str]:
+    if targets.is_target(ctx.plan):
+        return targets.ci_verify_lines(ctx.plan)
+    waits = progressive.ci_rollout_lines(ctx.plan, timeout)  # Argo Rollouts / Flagger: their own wait
+    if waits is not None:
+        return waits
     wait = timeout or kustomize.ROLLOUT_TIMEOUT
     return [
         f'kubectl --namespace "${{NAMESPACE}}" rollout status '
@@ -852,6 +875,13 @@ def rollout_lines(ctx: Context, timeout: str | None = None) -> list[str]:
 
 
 def undo_lines(ctx: Context) -> list[str]:
+    if targets.is_target(ctx.plan):
+        return targets.ci_rollback_lines(ctx.plan)
+    if ctx.plan.requirements.packaging == "helm":  # helm rollback (after an abort of a Rollout in progress)
+        return helm.undo_lines(ctx.plan, {image.name: image_var(image.name) for image in ctx.images})
+    undo = progressive.ci_undo_lines(ctx.plan, {image.name: image_var(image.name) for image in ctx.images})
+    if undo is not None:  # Argo Rollouts: abort + undo
+        return undo
     return [
         "# Only Deployments that run this run's image are undone; one this run did not change keeps",
         "# its revision.",
@@ -929,6 +959,49 @@ def push_lines(
     ]
 
 
+GITOPS_CHECKOUT = ".gitops-env"  # the environment repository's clone (gitops_repo separate)
+
+
+def env_repo_lines(dialect: Dialect) -> list[str]:
+    """gitops_repo separate: clone the environment repository GITOPS_REPO next to this checkout
+    and point every later `git` of the script at it (GIT_DIR and GIT_WORK_TREE, so the push and
+    record lines stay the same; files the script writes still land in this checkout). GITOPS_PUSH_TOKEN is
+    a token that may push there (username GITOPS_USERNAME, default x-access-token); without
+    it, git uses the platform's own credentials (Jenkins' gitUsernamePassword binding)."""
+    return [
+        "# The overlays live in the environment repository: clone it, commit there, never here",
+        'if [[ -z "${GITOPS_REPO:-}" ]]; then',
+        "  " + dialect.error("set GITOPS_REPO to the https URL of the environment repository (DEPLOYMENT.md)."),
+        "  exit 1",
+        "fi",
+        'author_name="$(git config user.name)"',
+        'author_email="$(git config user.email)"',
+        f'GITOPS_CHECKOUT="${{PWD}}/{GITOPS_CHECKOUT}"',
+        'rm -rf -- "${GITOPS_CHECKOUT}"',
+        'if [[ -n "${GITOPS_PUSH_TOKEN:-}" ]]; then',
+        "  printf 'url=%s\\nusername=%s\\npassword=%s\\n\\n' \\",
+        '    "${GITOPS_REPO}" "${GITOPS_USERNAME:-x-access-token}" "${GITOPS_PUSH_TOKEN}" \\',
+        "    | git -c credential.helper='cache --timeout=900' credential approve",
+        "fi",
+        "git clone --quiet --config credential.helper='cache --timeout=900' --branch main \\",
+        '  "${GITOPS_REPO}" "${GITOPS_CHECKOUT}"',
+        'git -C "${GITOPS_CHECKOUT}" config user.name "${author_name}"',
+        'git -C "${GITOPS_CHECKOUT}" config user.email "${author_email}"',
+        "# Every later git command of this script works on the clone; pathspecs are relative to its",
+        "# root, and files the script writes still land in this checkout",
+        'export GIT_DIR="${GITOPS_CHECKOUT}/.git" GIT_WORK_TREE="${GITOPS_CHECKOUT}"',
+    ]
+
+
+def gitops_pin_lines(ctx: Context, env: EnvironmentPlan, dialect: Dialect) -> list[str]:
+    """Pin this run's digests in the overlay CI commits: in this checkout, or (gitops_repo
+    separate) in a fresh clone of the environment repository, where the publish lines commit."""
+    pins = list(commands(ctx, env).set_image)
+    if not gitops.separate(ctx.plan):
+        return pins
+    return [*env_repo_lines(dialect), *(pin.replace("(cd ", '(cd "${GITOPS_CHECKOUT}"/', 1) for pin in pins)]
+
+
 def gitops_publish_lines(
     push: list[str], source_sha: str, skip: str = " [skip ci]", record: tuple[str, ...] = ()
 ) -> list[str]:
@@ -947,12 +1020,18 @@ def gitops_publish_lines(
     ]
 
 
+def gitops_wait_name(ctx: Context) -> str:
+    """The name of the step that waits for the GitOps controller."""
+    return f"Wait for {gitops.controller(ctx.plan)} to apply the commit"
+
+
 def gitops_wait_lines(ctx: Context, env: EnvironmentPlan, dialect: Dialect) -> list[str]:
     """Wait, read-only, until the controller runs this run's digests."""
     minutes = GITOPS_WAIT_MINUTES[env.auto_deploy]
     app = argocd.application_name(ctx.plan, env)
+    controller = gitops.controller(ctx.plan)
     lines: list[str] = []
-    if not env.auto_deploy:
+    if not env.auto_deploy and not flux.enabled(ctx.plan):
         lines.append(
             dialect.notice(f"{app} syncs on request: press Sync in Argo CD (or run argocd app sync {app}).")
         )
@@ -965,7 +1044,7 @@ def gitops_wait_lines(ctx: Context, env: EnvironmentPlan, dialect: Dialect) -> l
         "    if (( SECONDS >= deadline )); then",
         "      "
         + dialect.error(
-            f"deployment/$1 does not run $2 after {minutes} minutes: is Argo CD syncing ${{OVERLAY}}?"
+            f"deployment/$1 does not run $2 after {minutes} minutes: is {controller} syncing ${{OVERLAY}}?"
         ),
         "      return 1",
         "    fi",
@@ -974,6 +1053,15 @@ def gitops_wait_lines(ctx: Context, env: EnvironmentPlan, dialect: Dialect) -> l
         "}",
         *(f'wait_for {shlex.quote(k8s.name(w))} "${{{image_var(w.image)}}}"' for w in ctx.plan.workloads),
     ]
+    if flux.enabled(ctx.plan):
+        kind = "helmrelease" if flux.helm(ctx.plan) else "kustomization"
+        lines += [
+            f"# Ready: Flux applied the commit and its health checks passed (get on {kind}s in "
+            f"{flux.FLUX_NAMESPACE})",
+            f"kubectl --namespace {flux.FLUX_NAMESPACE} wait "
+            f"{kind}/{shlex.quote(flux.app_name(ctx.plan, env))} --for=condition=Ready "
+            f"--timeout={minutes}m",
+        ]
     return lines
 
 
@@ -993,13 +1081,14 @@ def gitops_revert_lines(
         "  exit 1",
         "fi",
         *identity,
+        *(env_repo_lines(dialect) if gitops.separate(ctx.plan) else []),
         "git fetch --quiet origin main",
         "git checkout --quiet --detach origin/main",
         'git revert --no-commit "${DEPLOY_COMMIT}"',
         f'git commit --quiet --message "rollback(${{DEPLOY_TARGET}}): revert ${{DEPLOY_COMMIT}}{skip}"',
         *push,
     ]
-    if not env.auto_deploy:
+    if not env.auto_deploy and not flux.enabled(ctx.plan):
         lines.append(dialect.warning(f"{app} syncs on request: press Sync in Argo CD to apply the rollback."))
     lines += [dialect.error("${DEPLOY_TARGET} failed its checks; the digest commit was reverted."), "exit 1"]
     return lines
@@ -1091,7 +1180,11 @@ __all__ += [
     "first",
     "fs_scan_lines",
     "git_identity_lines",
+    "GITOPS_CHECKOUT",
+    "env_repo_lines",
+    "gitops_pin_lines",
     "gitops_publish_lines",
+    "gitops_wait_name",
     "gitops_revert_lines",
     "gitops_wait_lines",
     "header_lines",

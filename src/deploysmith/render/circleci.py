@@ -28,8 +28,12 @@ from deploysmith.model import EnvironmentPlan, Plan, RenderedFile
 from deploysmith.plan import SERVICE_ENV
 from deploysmith.plan import pipeline as stages
 from deploysmith.plan.gates import mechanism
+from deploysmith.render import backups, bake, compliance_ci, notify, security_circleci
 from deploysmith.render import ci_common as ci
+from deploysmith.render import security as sec
 from deploysmith.render.common import header, image_prefix
+from deploysmith.render.targets import is_target
+from deploysmith.render.targets import platforms as target_ci
 from deploysmith.render.yamlout import Commented, comment, dump
 
 PATH = ".circleci/config.yml"
@@ -61,6 +65,8 @@ def render_config(plan: Plan) -> str:
     }
     if not config["commands"]:
         del config["commands"]
+    backups.add_circleci(plan, config)  # the weekly restore test of the backups, on scheduled pipelines
+    security_circleci.add_schedule(ctx, config)  # the weekly history scan and scanner self-test
     return dump(config, _header(ctx))
 
 
@@ -110,7 +116,7 @@ def _commands(ctx: ci.Context) -> dict[str, Any]:
         "kubectl auth whoami  # the user the API server sees: bind RBAC to it",
     ]
     commands: dict[str, Any] = {
-        "kube-connect": comment(
+        "kube-connect": target_ci.circleci_command(ctx.plan) if is_target(ctx.plan) else comment(
             {
                 "description": "Point kubectl at the cluster with the job's OIDC token.",
                 "steps": [_run("Connect kubectl (CircleCI OIDC, no stored key)", connect, 5)],
@@ -157,13 +163,16 @@ def _jobs(ctx: ci.Context) -> dict[str, Any]:
     for unit in ctx.units:
         jobs[f"{stages.TEST}{unit.suffix}"] = _test_job(ctx, unit)
     jobs[stages.SECURITY_SCAN] = _security_job(ctx)
+    jobs.update(security_circleci.gate_jobs(ctx))
     jobs[stages.PACKAGE] = _package_job(ctx)
+    jobs.update(security_circleci.image_jobs(ctx, WORKSPACE, REFS_FILE, _registry_host(ctx)))
     if ctx.preprod is not None:
         jobs[stages.DEPLOY_STAGING] = _deploy_job(ctx, stages.DEPLOY_STAGING, ctx.preprod)
         jobs[stages.INTEGRATION_TEST] = _integration_job(ctx, ctx.preprod)
     if ctx.prod is not None:
         jobs[stages.DEPLOY_PROD] = _deploy_job(ctx, stages.DEPLOY_PROD, ctx.prod)
         jobs[stages.VERIFY] = _verify_job(ctx, ctx.prod)
+    compliance_ci.circleci(ctx, jobs)  # a compliance profile's ticket check and release record
     return jobs
 
 
@@ -225,6 +234,9 @@ def _build_job(ctx: ci.Context, unit: ci.Unit) -> Commented:
         steps.append(
             _workdir(unit, _run(f"Build: {command}", [ci.in_workspace(command, "${PWD}/.ci-out")], minutes))
         )
+    auditor = sec.auditor(unit, sec.level(ctx.plan.requirements))
+    if auditor is not None:  # the ecosystem's own advisory check, on what was just installed
+        steps.append(_workdir(unit, _run(f"Audit dependencies ({auditor.tool})", list(auditor.lines), minutes)))
     if toolchain.family is None and len(steps) == 1:
         steps.append(
             _run(
@@ -317,7 +329,9 @@ def _security_job(ctx: ci.Context) -> Commented:
             "steps": [
                 "checkout",
                 _run(
-                    "Scan dependencies and secrets (blocks on critical and high)", ci.fs_scan_lines(), minutes
+                    "Scan dependencies and secrets",
+                    [*sec.ignore_check_lines(), *sec.fs_scan_lines(sec.level(ctx.plan.requirements))],
+                    minutes,
                 ),
                 {"store_artifacts": {"path": ci.FS_REPORT, "destination": "security/trivy-fs.json"}},
             ],
@@ -335,6 +349,11 @@ def _registry(ctx: ci.Context) -> tuple[str, str]:
     return prefix.lower(), prefix.lower()
 
 
+def _registry_host(ctx: ci.Context) -> str:
+    prefix, _ = _registry(ctx)
+    return "${IMAGE_PREFIX%%/*}" if prefix.startswith("$") else prefix.split("/", 1)[0]
+
+
 def _package_job(ctx: ci.Context) -> Commented:
     minutes = ci.TIMEOUTS["package"]
     prefix, where = _registry(ctx)
@@ -343,14 +362,6 @@ def _package_job(ctx: ci.Context) -> Commented:
         f'printf \'%s\' "${{REGISTRY_PASSWORD}}" | docker login --username "${{REGISTRY_USERNAME}}" '
         f'--password-stdin "{host}"'
     )
-    scan = [
-        'export TRIVY_USERNAME="${REGISTRY_USERNAME}" TRIVY_PASSWORD="${REGISTRY_PASSWORD}"',
-        "while IFS='=' read -r _ ref; do",
-        "  docker run --rm --env TRIVY_USERNAME --env TRIVY_PASSWORD --env TRIVY_NO_PROGRESS=true "
-        f"{ci.TRIVY_IMAGE} \\",
-        '    image --scanners vuln --severity CRITICAL,HIGH --ignore-unfixed --exit-code 1 "${ref}"',
-        f'done < "{REFS_FILE}"',
-    ]
     return _job(
         ctx,
         stages.PACKAGE,
@@ -366,7 +377,6 @@ def _package_job(ctx: ci.Context) -> Commented:
                     ci.pushed_refs_lines(ctx, prefix, "${CIRCLE_SHA1}", REFS_FILE),
                     minutes,
                 ),
-                _run("Scan the pushed images (blocks on critical and high)", scan, minutes),
                 {"persist_to_workspace": {"root": ".", "paths": [REFS_FILE]}},
             ],
         },
@@ -374,8 +384,8 @@ def _package_job(ctx: ci.Context) -> Commented:
         "context. "
         "Each image is tagged with the commit and deployed by digest: the references go into the workspace "
         "and every later job loads them, so staging and production run the same bytes. Layer cache in the "
-        "registry (:buildcache); provenance and SBOM attestations are pushed with the image. A critical or "
-        "high finding in a pushed image fails Package, so it never deploys.",
+        "registry (:buildcache); provenance and SBOM attestations are pushed with the image. package-sign "
+        "blocks on the images, then signs them.",
     )
 
 
@@ -384,7 +394,7 @@ def _deploy_env(ctx: ci.Context, env: EnvironmentPlan) -> dict[str, str]:
         "DEPLOY_ENVIRONMENT": ctx.environment_name(env),
         "DEPLOY_TARGET": env.name,
         "NAMESPACE": env.namespace,
-        "OVERLAY": f"deploy/overlays/{env.name}",
+        "OVERLAY": ci.pinned_path(ctx.plan, env),
     }
 
 
@@ -401,7 +411,16 @@ def _git_lines() -> list[str]:
 
 def _deploy_job(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Commented:
     minutes = ci.TIMEOUTS["deploy" if (env.auto_deploy or not ctx.gitops) else "deploy-gitops-manual"]
-    steps: list[Any] = ["checkout", "load-images", "kube-connect"]
+    steps: list[Any] = [
+        "checkout",
+        "load-images",
+        _run(  # nothing unsigned deploys
+            "Verify signatures and attestations",
+            security_circleci.verify_lines(ctx, _registry_host(ctx)),
+            5,
+        ),
+        "kube-connect",
+    ]
     if ctx.gitops:
         push = ci.push_lines(ci.PLAIN, "may GITOPS_PUSH_TOKEN push to main (branch protection)?")
         steps.append(
@@ -410,7 +429,7 @@ def _deploy_job(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Comment
                 [
                     *_git_lines(),
                     "git checkout --quiet -B deploy",
-                    *ci.commands(ctx, env).set_image,
+                    *ci.gitops_pin_lines(ctx, env, ci.PLAIN),
                     *ci.gitops_publish_lines(
                         push,
                         "${CIRCLE_SHA1}",
@@ -424,7 +443,7 @@ def _deploy_job(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Comment
         steps.append({"persist_to_workspace": {"root": ".", "paths": [COMMIT_FILE]}})
         steps.append(
             _run(
-                "Wait for Argo CD to apply the commit",
+                ci.gitops_wait_name(ctx),
                 [*ci.gitops_wait_lines(ctx, env, ci.PLAIN), *ci.rollout_lines(ctx)],
                 minutes,
             )
@@ -453,6 +472,12 @@ def _deploy_job(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Comment
             f"The `{_context(ctx, env)}` context holds KUBE_API_SERVER and KUBE_CA_DATA; its OIDC token's "
             f"group may change only the objects of {env.namespace}."
         )
+    steps = [  # deploy notifications and markers (render.notify), when requested
+        *notify.circleci_steps(ctx.plan, env, "start", None),
+        *steps,
+        *notify.circleci_steps(ctx.plan, env, "success", "on_success"),
+        *notify.circleci_steps(ctx.plan, env, "failure", "on_fail"),
+    ]
     if stage_id == stages.DEPLOY_PROD:
         note += (
             f" Restrict the `{_context(ctx, env)}` context to the deployers' security group: then only they "
@@ -465,7 +490,8 @@ def _deploy_job(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Comment
         ctx,
         stage_id,
         {
-            "docker": _docker(ci.DEPLOY_IMAGE, _deploy_env(ctx, env)),
+            "docker": _docker(target_ci.deploy_image(ctx.plan) if is_target(ctx.plan) else ci.DEPLOY_IMAGE,
+                              _deploy_env(ctx, env)),
             "resource_class": "small",
             "steps": steps,
         },
@@ -504,6 +530,9 @@ def _verify_job(ctx: ci.Context, env: EnvironmentPlan) -> Commented:
             minutes,
         ),
     ]
+    bake_lines = bake.bake_lines(ctx.plan, env, ci.PLAIN, f"in the {_context(ctx, env)} context")
+    if bake_lines:  # the error-budget bake; a breach fails the job and the on_fail step rolls back
+        steps.append(_run(bake.TITLE, bake_lines, bake.QUIET_MINUTES))
     if ctx.gitops:
         push = ci.push_lines(ci.PLAIN, "may GITOPS_PUSH_TOKEN push to main (branch protection)?")
         steps.append(
@@ -534,15 +563,23 @@ def _verify_job(ctx: ci.Context, env: EnvironmentPlan) -> Commented:
         how = (
             "undoes each Deployment this run changed (migrations are not reversed: keep them expand/contract)"
         )
+    steps += notify.circleci_steps(ctx.plan, env, "rollback", "on_fail")
+    note = f"On failure the `when: on_fail` step {how}; the workflow stays failed."
+    if bake_lines:
+        note += (
+            f" {bake.summary()} PROMETHEUS_URL (the bake is skipped while it is unset) and the optional "
+            f"PROMETHEUS_TOKEN come from the `{_context(ctx, env)}` context."
+        )
     return _job(
         ctx,
         stages.VERIFY,
         {
-            "docker": _docker(ci.DEPLOY_IMAGE, _deploy_env(ctx, env)),
+            "docker": _docker(target_ci.deploy_image(ctx.plan) if is_target(ctx.plan) else ci.DEPLOY_IMAGE,
+                              _deploy_env(ctx, env)),
             "resource_class": "small",
             "steps": steps,
         },
-        f"On failure the `when: on_fail` step {how}; the workflow stays failed.",
+        note,
     )
 
 
@@ -556,11 +593,18 @@ def _workflow(ctx: ci.Context) -> list[Any]:
     for unit in ctx.units:
         jobs.append({f"{stages.TEST}{unit.suffix}": {"requires": [f"{stages.BUILD}{unit.suffix}"]}})
     jobs.append({stages.SECURITY_SCAN: {"requires": ctx.build_jobs()}})
+    jobs.append(security_circleci.SAST_JOB)
+    jobs.append({security_circleci.SECRETS_JOB: {"requires": ctx.build_jobs()}})
     jobs.append(
         comment(
             {
                 stages.PACKAGE: {
-                    "requires": [*ctx.test_jobs(), stages.SECURITY_SCAN],
+                    "requires": [
+                        *ctx.test_jobs(),
+                        stages.SECURITY_SCAN,
+                        security_circleci.SAST_JOB,
+                        security_circleci.SECRETS_JOB,
+                    ],
                     "context": [_context(ctx, None)],
                     "filters": MAIN_ONLY,
                 }
@@ -568,12 +612,21 @@ def _workflow(ctx: ci.Context) -> list[Any]:
             "From here on, main only.",
         )
     )
-    approval_after = stages.PACKAGE
+    jobs.append(
+        {
+            security_circleci.SIGN_JOB: {
+                "requires": [stages.PACKAGE],
+                "context": [_context(ctx, None)],
+                "filters": MAIN_ONLY,
+            }
+        }
+    )
+    approval_after = security_circleci.SIGN_JOB
     if ctx.preprod is not None:
         jobs.append(
             {
                 stages.DEPLOY_STAGING: {
-                    "requires": [stages.PACKAGE],
+                    "requires": [security_circleci.SIGN_JOB],
                     "context": [_context(ctx, ctx.preprod)],
                     "filters": MAIN_ONLY,
                 }

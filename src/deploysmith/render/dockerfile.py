@@ -137,6 +137,7 @@ def dockerignore(ctx: ImageContext) -> str:
         "deploy/",
         "docs/deploy/",
         ".deploysmith/",
+        "security/",
         "",
         "# Secrets and local environment files never go into a layer; pass them at runtime",
         "**/.env",

@@ -7,11 +7,23 @@ from __future__ import annotations
 from deploysmith import __version__
 from deploysmith.describe import plan_markdown
 from deploysmith.model import EnvironmentPlan, Plan, RenderedFile, Workload
-from deploysmith.render import azure_pipelines, circleci, gitlab_ci, jenkins
-from deploysmith.render.common import BASE_DIR, DOCS_DIR, GITOPS_DIR, WORKFLOW_PATH, secret_name
+from deploysmith.plan.cost import markdown as cost_markdown
+from deploysmith.render import (
+    azure_pipelines,
+    circleci,
+    gitlab_ci,
+    gitops,
+    jenkins,
+    notify,
+    progressive,
+    secrets,
+    security,
+    targets,
+)
+from deploysmith.render.common import DOCS_DIR, GITOPS_DIR, WORKFLOW_PATH, secret_name
 from deploysmith.render.github_actions import VERIFY_ENVIRONMENT
-from deploysmith.render.kustomize import deploy_commands
 from deploysmith.render.monitoring import MONITORING_DIR, MONITORING_DOC, runbook_triggers
+from deploysmith.render.packaging import deploy_commands, history_commands, kit_files
 
 # CI platforms other than GitHub: each module names its pipeline file (PATH) and its one-time
 # setup (setup_steps); GitHub's is written out below.
@@ -102,6 +114,12 @@ def _deployment(plan: Plan) -> str:
     parts.append(_mermaid(plan))
     parts.append("")
     parts.append(plan_markdown(plan, heading_level=2).split("\n", 2)[2])
+    parts.append(cost_markdown(plan))
+    parts.append(security.deployment_section(plan))  # what the security gates block
+    if targets.is_target(plan):  # Cloud Run, ECS, Fly.io, …: where it runs, its setup, its files
+        ci_module = _CI_MODULES.get(requirements.ci)
+        parts.append(targets.deployment_section(plan, ci_module.PATH if ci_module else WORKFLOW_PATH))
+        return "\n".join(parts)
     parts.append("## One-time setup\n")
     subject = f"repo:{_repo_slug(plan)}:environment"
     platform = _CI_MODULES.get(requirements.ci)
@@ -126,15 +144,29 @@ def _deployment(plan: Plan) -> str:
         "Install the cluster add-ons the manifests use: an NGINX ingress controller (class `nginx`) and "
         "cert-manager with a `ClusterIssuer` named `letsencrypt`, and a metrics server for the "
         "HorizontalPodAutoscaler.",
+        *progressive.setup_steps(plan),
+        *notify.setup_steps(plan),
         f"Create the application Secret `{secret_name(plan)}` in each namespace; the manifests reference "
-        "it and never contain its values:\n\n```sh\n" + _secret_commands(plan) + "\n```",
+        "it and never contain its values:\n\n```sh\n" + _secret_commands(plan) + "\n```"
+        if not secrets.managed(plan)
+        else f"The application Secret `{secret_name(plan)}` comes from `deploy/overlays/<env>/secrets/` "
+        f"({plan.requirements.secrets}); set it up as the runbook's Secrets section says.",
     ]
     if requirements.gitops:
         setup.append(
-            f"Install Argo CD and apply `{GITOPS_DIR}/`: it watches the overlays and deploys what CI "
+            f"Install {gitops.controller(plan)} and apply `{GITOPS_DIR}/`: it watches the overlays and "
+            "deploys what CI "
             + ("commits. CI needs `contents: write` only in the promote job." if platform is None else
                "commits. Only the deploy jobs get the push token.")
         )
+        if gitops.separate(plan):
+            setup.append(
+                "Create the environment repository and push this repository's `deploy/` folder to its "
+                "`main` branch: it is the copy the controller reads and CI commits digests to (this "
+                "repository's `deploy/` is only the template). Give CI the variable `GITOPS_REPO` (its https "
+                "URL) and the secret `GITOPS_PUSH_TOKEN` (a token that may push there; `GITOPS_USERNAME` "
+                "if the host wants another user name than `x-access-token`). CI never runs `kubectl apply`."
+            )
     parts.extend(f"{number}. {text}" for number, text in enumerate(setup, start=1))
     parts.append("")
     parts.append("## What is in the kit\n")
@@ -143,11 +175,11 @@ def _deployment(plan: Plan) -> str:
          "multi-stage build, pinned base, non-root numeric user"),
         ("compose.yaml", "local development with the backing services"),
         (platform.PATH if platform is not None else WORKFLOW_PATH, "the pipeline above"),
-        (f"{BASE_DIR}/", "Kubernetes base: Deployment, Service, HPA, PDB, NetworkPolicy, Ingress"),
-        ("deploy/overlays/<env>/", "per-environment replicas, resources, hosts"),
+        *kit_files(plan),  # Kustomize base and overlays, the Helm chart, or plain manifests
     ]
     if requirements.gitops:
-        files.append((f"{GITOPS_DIR}/", "Argo CD project and applications"))
+        files.append((f"{GITOPS_DIR}/", "Flux source and Kustomizations" if gitops.tool(plan) == "flux"
+                      else "Argo CD project and applications"))
     if requirements.target == "kubernetes":
         files.append((f"{MONITORING_DIR}/", "ServiceMonitors, SLO alerts, probes, the Grafana dashboard"))
         files.append((MONITORING_DOC, "what each alert and panel is for, thresholds, who is paged"))
@@ -178,6 +210,9 @@ def _secret_commands(plan: Plan) -> str:
 
 
 def _runbook(plan: Plan) -> str:
+    if targets.is_target(plan):  # the target's own commands, not kubectl's
+        return "\n".join([_banner("deploy, verify and roll back"), f"# Runbook: {plan.app_name}\n",
+                          targets.runbook_section(plan)])
     staging, prod = _deploy_envs(plan)
     deployments = [w for w in plan.workloads]
     parts = [_banner("deploy, verify and roll back")]
@@ -218,6 +253,8 @@ def _runbook(plan: Plan) -> str:
     parts.append("```\n")
     if plan.requirements.target == "kubernetes":
         parts.append(runbook_triggers(plan))
+    if progressive.active(plan):  # promote, pause, abort, undo with Argo Rollouts or Flagger
+        parts.append(progressive.runbook_section(plan))
     parts.append("## Roll back\n")
     parts.append(
         "When to roll back: the Verify stage failed (it already rolled back — confirm below), error "
@@ -226,8 +263,7 @@ def _runbook(plan: Plan) -> str:
     for env in [e for e in (prod, staging) if e is not None]:
         parts.append(f"**{env.name}**:\n")
         parts.append("```sh")
-        for workload in deployments:
-            parts.append(f"kubectl -n {env.namespace} rollout history deployment/{workload.component.name}")
+        parts.extend(history_commands(plan, env))
         parts.extend(deploy_commands(plan, env.name).rollback)
         parts.append("```\n")
     if plan.requirements.gitops:
@@ -235,8 +271,14 @@ def _runbook(plan: Plan) -> str:
             "With GitOps, Git must stay the truth: after an emergency `rollout undo`, revert the digest "
             "commit on `main` (`git revert <sha>` of the commit that changed "
             "`deploy/overlays/<env>/kustomization.yaml`) so the controller does not re-apply the bad "
-            "version. Argo CD's own `argocd app rollback` works only while auto-sync is off.\n"
+            "version."
+            + (
+                " Argo CD's own `argocd app rollback` works only while auto-sync is off.\n"
+                if gitops.tool(plan) == "argocd"
+                else "\n"
+            )
         )
+        parts.append(gitops.runbook_section(plan))
     else:
         parts.append(
             "Afterwards, fix forward or revert the change on `main`: the next pipeline run would "
@@ -244,6 +286,8 @@ def _runbook(plan: Plan) -> str:
         )
     parts.append("Confirm the rollback worked: the rollout status above completes, the health check "
                  "answers, and the image in `kubectl -n <namespace> get deploy -o wide` is the previous digest.\n")
+    if secrets.managed(plan):
+        parts.append(secrets.runbook_section(plan))
     migrations = [w for w in plan.workloads if w.migrate_command]
     parts.append("## Migrations\n")
     if migrations:

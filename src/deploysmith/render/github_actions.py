@@ -33,9 +33,10 @@ from deploysmith.model import EnvironmentPlan, Plan, RenderedFile
 from deploysmith.plan import SERVICE_ENV
 from deploysmith.plan import pipeline as stages
 from deploysmith.plan.images import RUNTIMES
-from deploysmith.plan.observability import slo_of
+from deploysmith.render import bake, compliance_ci, kustomize, notify, security_github, targets
 from deploysmith.render import ci_common as ci
-from deploysmith.render import kustomize
+from deploysmith.render import gitops as gitops_repo
+from deploysmith.render import security as security_gates
 from deploysmith.render.actions_pins import PINS_CHECKED, tag_of, uses
 from deploysmith.render.ci_common import LOCKS as _LOCKS
 from deploysmith.render.ci_common import SERVICES, SERVICES_CHECKED
@@ -55,14 +56,10 @@ from deploysmith.render.ci_common import slug as _slug
 from deploysmith.render.ci_common import test_commands as _test_commands
 from deploysmith.render.ci_common import undo_lines as _undo_lines
 from deploysmith.render.ci_common import wrap as _wrap
-from deploysmith.render.common import WORKFLOW_PATH, header, image_prefix, overlay_dir
-from deploysmith.render.monitoring_queries import (
-    BAKE_FIRST_CHECK_MINUTES,
-    BAKE_MINUTES,
-    WINDOW,
-    bake_checks,
-    bake_volume_queries,
-)
+from deploysmith.render.common import WORKFLOW_PATH, header, image_prefix
+from deploysmith.render.flux import image_automation as flux_automation
+from deploysmith.render.monitoring_queries import BAKE_FIRST_CHECK_MINUTES, BAKE_MINUTES
+from deploysmith.render.targets import github as target_github
 from deploysmith.render.yamlout import Commented, comment, dump
 
 RUNNER = "ubuntu-24.04"  # a fixed image, not ubuntu-latest: kubectl, kustomize, jq and pipx are on it
@@ -173,6 +170,8 @@ def _jobs(ctx: _Context) -> dict[str, Any]:
     for unit in ctx.units:
         jobs[f"{stages.TEST}{unit.suffix}"] = _test_job(ctx, unit)
     jobs[stages.SECURITY_SCAN] = _security_job(ctx)
+    jobs[security_github.SAST_JOB] = security_github.sast_job(ctx, RUNNER, _checkout())
+    jobs["dependency-review"] = security_github.dependency_review_job(ctx, RUNNER)
     jobs[stages.PACKAGE] = _package_job(ctx)
     approval_needs = [stages.PACKAGE]
     if ctx.preprod is not None:
@@ -183,6 +182,7 @@ def _jobs(ctx: _Context) -> dict[str, Any]:
         jobs[stages.APPROVAL] = _approval_job(ctx, approval_needs)
         jobs[stages.DEPLOY_PROD] = _deploy_job(ctx, stages.DEPLOY_PROD, ctx.prod)
         jobs[stages.VERIFY] = _verify_job(ctx, ctx.prod)
+    compliance_ci.github(ctx, jobs)  # a compliance profile's ticket, approver check and record
     return jobs
 
 
@@ -312,6 +312,9 @@ def _build_job(ctx: _Context, unit: _Unit) -> Commented:
                 "run": f'echo "{unit.label}: no toolchain, no build command: files go into the image as is."',
             }
         )
+    audit = security_github.audit_step(unit, security_gates.level(ctx.plan.requirements))
+    if audit is not None:
+        steps.append(audit)
     needs = ["changes"] if ctx.monorepo else None
     return _job(
         ctx,
@@ -393,56 +396,7 @@ def _test_job(ctx: _Context, unit: _Unit) -> Commented:
 
 
 def _security_job(ctx: _Context) -> Commented:
-    trivy = uses("aquasecurity/trivy-action")
-    same_repo = (
-        "github.event_name == 'push' || github.event.pull_request.head.repo.full_name == github.repository"
-    )
-    steps: list[Any] = [
-        _checkout(),
-        comment(
-            {
-                "name": "Report dependency vulnerabilities and secrets (all severities, SARIF)",
-                "uses": trivy,
-                "with": {
-                    "scan-type": "fs",
-                    "scan-ref": ".",
-                    "scanners": "vuln,secret",
-                    "format": "sarif",
-                    "output": SARIF_FILE,
-                    "exit-code": "0",
-                },
-            },
-            "Trivy reads the lock files (dependency audit) and scans the tree for secrets with\n"
-            "gitleaks-style patterns (gitleaks-action needs a licence key for organisation repositories).",
-        ),
-        comment(
-            {
-                "name": "Upload to code scanning",
-                "if": same_repo,
-                "uses": uses("github/codeql-action/upload-sarif"),
-                "with": {"sarif_file": SARIF_FILE, "category": "trivy-fs"},
-            },
-            "Pull requests from forks get a read-only token and cannot upload; their gate below still runs.",
-        ),
-        comment(
-            {
-                "name": "Block on critical and high findings",
-                "uses": trivy,
-                "with": {
-                    "scan-type": "fs",
-                    "scan-ref": ".",
-                    "scanners": "vuln,secret",
-                    "severity": "CRITICAL,HIGH",
-                    "ignore-unfixed": True,
-                    "exit-code": "1",
-                    "format": "table",
-                },
-            },
-            "The gate: exit code 1 on CRITICAL or HIGH. Vulnerabilities without a fixed version are\n"
-            "reported above but do not block (there is nothing to upgrade to; accept them in .trivyignore\n"
-            "with a reason, or mitigate).",
-        ),
-    ]
+    steps: list[Any] = [_checkout(), *security_github.scan_steps(ctx)]
     needs = ctx.build_jobs()
     if_ = None
     if ctx.monorepo:
@@ -461,7 +415,7 @@ def _security_job(ctx: _Context) -> Commented:
         },
         steps=steps,
         note="security-events: write only to upload SARIF; actions: read lets the upload read the run\n"
-        "in private repositories.",
+        "in private repositories. What blocks: docs/deploy/DEPLOYMENT.md (Security gates).",
     )
 
 
@@ -532,7 +486,14 @@ def _package_job(ctx: _Context) -> Commented:
                         "context": image.context,
                         "file": image.dockerfile,
                         "push": True,
-                        "tags": f"{_expr('steps.prefix.outputs.prefix')}/{image.name}:{_expr('github.sha')}",
+                        "tags": f"{_expr('steps.prefix.outputs.prefix')}/{image.name}:{_expr('github.sha')}"
+                        + (
+                            # Flux image automation (dev) picks the newest main-<commit>-<run number> tag.
+                            f"\n{_expr('steps.prefix.outputs.prefix')}/{image.name}:main-{_expr('github.sha')}-"
+                            f"{_expr('github.run_number')}"
+                            if flux_automation(ctx.plan)
+                            else ""
+                        ),
                         "cache-from": f"type=gha,scope={slug}",
                         "cache-to": f"type=gha,mode=max,scope={slug}",
                         "provenance": "mode=max",
@@ -556,32 +517,25 @@ def _package_job(ctx: _Context) -> Commented:
             "run": _script(["{", *refs_lines, '} >> "${GITHUB_OUTPUT}"']),
         }
     )
-    for image in ctx.images:
-        steps.append(
-            comment(
-                {
-                    "name": f"Scan {image.name} image (blocks on critical and high)",
-                    "uses": uses("aquasecurity/trivy-action"),
-                    "with": {
-                        "image-ref": _expr(f"steps.refs.outputs.{_slug(image.name)}"),
-                        "scanners": "vuln",
-                        "severity": "CRITICAL,HIGH",
-                        "ignore-unfixed": True,
-                        "exit-code": "1",
-                        "format": "table",
-                    },
-                },
-                "The image part of the security policy: a finding fails Package, so the image never deploys.",
-            )
+    steps.extend(  # the image gate; its report is the scan attestation Package signs
+        security_github.image_gate_steps(
+            ctx, {image.name: _expr(f"steps.refs.outputs.{_slug(image.name)}") for image in ctx.images}
         )
+    )
     return _job(
         ctx,
         stages.PACKAGE,
-        needs=[*ctx.test_jobs(), stages.SECURITY_SCAN],
+        needs=[*ctx.test_jobs(), stages.SECURITY_SCAN, security_github.SAST_JOB],
         timeout=TIMEOUTS["package"],
-        permissions={"contents": "read", "packages": "write"},
+        permissions={"contents": "read", "packages": "write", "id-token": "write"},
         outputs=outputs,
-        steps=steps,
+        steps=[
+            *steps,
+            *security_github.sign_steps(
+                ctx, {image.name: _expr(f"steps.refs.outputs.{_slug(image.name)}") for image in ctx.images}
+            ),
+        ],
+        note="id-token: write only for Cosign's keyless signature (the only job that signs).",
     )
 
 
@@ -593,7 +547,8 @@ def _deploy_job(ctx: _Context, stage_id: str, env: EnvironmentPlan) -> Commented
     outputs = None
     if ctx.gitops:
         steps = _gitops_deploy_steps(ctx, env)
-        permissions = {"contents": "write", "id-token": "write"}
+        # A separate environment repository is pushed to with GITOPS_PUSH_TOKEN, not this job's token.
+        permissions = {"contents": "read" if gitops_repo.separate(ctx.plan) else "write", "id-token": "write"}
         outputs = {"commit": _expr("steps.publish.outputs.commit")}
         timeout = TIMEOUTS["deploy" if env.auto_deploy else "deploy-gitops-manual"]
         note = (
@@ -604,6 +559,8 @@ def _deploy_job(ctx: _Context, stage_id: str, env: EnvironmentPlan) -> Commented
     else:
         steps = _imperative_deploy_steps(ctx, env)
         permissions = {"contents": "read", "id-token": "write"}
+        if targets.is_target(ctx.plan):  # id-token only where the target's cloud takes the OIDC token
+            permissions = target_github.permissions(ctx.plan)
         timeout = TIMEOUTS["deploy"]
         note = (
             "id-token: write lets the job request the GitHub OIDC token it authenticates to the cluster with."
@@ -616,6 +573,16 @@ def _deploy_job(ctx: _Context, stage_id: str, env: EnvironmentPlan) -> Commented
         )
     elif env.name != "staging":
         note += f"\nNo staging environment was requested: this stage deploys to {env.name}."
+    if _registry(ctx.plan)[0] == "ghcr.io":
+        permissions = {**permissions, "packages": "read"}
+        note += "\npackages: read lets Cosign read the image's signature and attestations on GHCR."
+    steps = [  # deploy notifications and markers (render.notify), when requested
+        *notify.github_steps(ctx.plan, env, "start", "success()", GITHUB),
+        *security_github.verify_steps(ctx, _registry(ctx.plan)[0]),  # nothing unsigned deploys
+        *steps,
+        *notify.github_steps(ctx.plan, env, "success", "success()", GITHUB),
+        *notify.github_steps(ctx.plan, env, "failure", "failure()", GITHUB),
+    ]
     return _job(
         ctx,
         stage_id,
@@ -684,15 +651,18 @@ def _verify_job(ctx: _Context, env: EnvironmentPlan) -> Commented:
         steps.append(
             _checkout(persist=True, fetch_depth=0, why="Verify pushes the revert commit when it rolls back")
         )
-    steps.append(
-        _connect_step(
-            ctx,
-            VERIFY_ENVIRONMENT,
-            READ_ONLY
-            if ctx.gitops
-            else "get/list/watch on deployments, replicasets and pods and patch on deployments",
+    if targets.is_target(ctx.plan):  # the target's sign-in instead of kubectl's
+        steps += [_checkout(), *target_github.connect_steps(ctx.plan)]
+    else:
+        steps.append(
+            _connect_step(
+                ctx,
+                VERIFY_ENVIRONMENT,
+                READ_ONLY
+                if ctx.gitops
+                else "get/list/watch on deployments, replicasets and pods and patch on deployments",
+            )
         )
-    )
     steps.append(
         {
             "name": "Check the rollout",
@@ -704,14 +674,17 @@ def _verify_job(ctx: _Context, env: EnvironmentPlan) -> Commented:
     if bake is not None:
         steps.append(bake)
     permissions: dict[str, str] = {"id-token": "write"}
+    if targets.is_target(ctx.plan):  # it checks out the target's files for the rollback
+        permissions = target_github.permissions(ctx.plan)
     if ctx.gitops:
         job_env["DEPLOY_COMMIT"] = _expr("needs.deploy-prod.outputs.commit")
-        permissions = {"contents": "write", "id-token": "write"}
+        permissions = {"contents": "read" if gitops_repo.separate(ctx.plan) else "write", "id-token": "write"}
         steps.append(
             comment(
                 {
                     "name": f"Roll back {env.name}: revert the digest commit",
                     "if": "failure() && steps.connect.outcome == 'success'",
+                    **({"env": _env_repo_env()} if gitops_repo.separate(ctx.plan) else {}),
                     "run": _script(_gitops_revert_lines(ctx, env)),
                 },
                 "Git stays the truth: the revert brings the previous digests back and the controller\n"
@@ -744,6 +717,11 @@ def _verify_job(ctx: _Context, env: EnvironmentPlan) -> Commented:
             "Its cluster identity needs get/list/watch on deployments, replicasets and pods, and patch on\n"
             "deployments (what `kubectl rollout undo` does), nothing else."
         )
+        if targets.is_target(ctx.plan):
+            identity = "Its cloud identity may read the service and move it back to the previous release."
+    steps += notify.github_steps(
+        ctx.plan, env, "rollback", "failure() && steps.connect.outcome == 'success'", GITHUB
+    )
     return _job(
         ctx,
         stages.VERIFY,
@@ -765,52 +743,9 @@ def _verify_job(ctx: _Context, env: EnvironmentPlan) -> Commented:
 def _bake_step(ctx: _Context, env: EnvironmentPlan) -> Commented | None:
     """Watch production's error ratio and p99 latency in Prometheus for BAKE_MINUTES after the
     rollout; a breach fails the step, and the job's rollback step runs (docs/deploy/MONITORING.md)."""
-    checks = bake_checks(ctx.plan, env, slo_of(ctx.plan))
-    if not checks:
+    lines = bake.bake_lines(ctx.plan, env, GITHUB, f"on the {VERIFY_ENVIRONMENT} environment")
+    if lines is None:
         return None
-    lines = [
-        'if [[ -z "${PROMETHEUS_URL}" ]]; then',
-        f'  echo "::notice::Set the variable PROMETHEUS_URL on the {VERIFY_ENVIRONMENT} environment to check '
-        'the error budget after each deploy (docs/deploy/MONITORING.md)."',
-        "  exit 0",
-        "fi",
-        "query() {  # PromQL -> the result vector, as JSON",
-        "  local auth=()",
-        '  if [[ -n "${PROMETHEUS_TOKEN}" ]]; then',
-        '    auth=(--header "Authorization: Bearer ${PROMETHEUS_TOKEN}")',
-        "  fi",
-        '  curl --fail --silent --show-error --max-time 20 "${auth[@]}" --get \\',
-        '    --data-urlencode "query=$1" "${PROMETHEUS_URL%/}/api/v1/query" \\',
-        "    | jq --compact-output .data.result",
-        "}",
-        f"breach() {{  # what, PromQL ({WINDOW} = time since the bake started): a series means roll back",
-        "  local result",
-        f'  if ! result="$(query "${{2//{WINDOW}/${{window}}}}")"; then',
-        '    echo "::warning::Prometheus did not answer; not checked this minute: $1"',
-        "    return 0",
-        "  fi",
-        '  if [[ "${result}" != "[]" ]]; then',
-        '    echo "::error::$1, ${window} after the rollout: ${result}"',
-        "    exit 1",
-        "  fi",
-        "}",
-        'start="${SECONDS}"',
-        f"for minute in $(seq {BAKE_FIRST_CHECK_MINUTES} {BAKE_MINUTES}); do",
-        '  delay="$((start + minute * 60 - SECONDS))"',
-        '  if (( delay > 0 )); then sleep "${delay}"; fi',
-        '  window="$((SECONDS - start))s"',
-        *(f"  breach {shlex.quote(check.what)} \\\n    {shlex.quote(check.query)}" for check in checks),
-        '  echo "minute ${minute}: within the objectives"',
-        "done",
-        "served() {  # component, PromQL: how many requests the bake judged",
-        "  local result count",
-        f'  if result="$(query "${{2//{WINDOW}/${{window}}}}")"; then',
-        "    count=\"$(jq '(.[0].value[1] // \"0\") | tonumber | floor' <<< \"${result}\")\"",
-        '    echo "$1: ${count} requests in ${window}"',
-        "  fi",
-        "}",
-        *(f"served {shlex.quote(job)} {shlex.quote(q)}" for job, q in bake_volume_queries(ctx.plan, env)),
-    ]
     return comment(
         {
             "name": f"Watch the error budget for {BAKE_MINUTES} minutes",
@@ -838,8 +773,9 @@ def _deploy_env(ctx: _Context, env: EnvironmentPlan) -> dict[str, str]:
         "DEPLOY_ENVIRONMENT": _github_environment(env),
         "DEPLOY_TARGET": env.name,
         "NAMESPACE": env.namespace,
-        "OVERLAY": overlay_dir(env.name),
+        "OVERLAY": ci.pinned_path(ctx.plan, env),
         **_image_env(ctx),
+        **(target_github.step_env(ctx.plan) if targets.is_target(ctx.plan) else {}),
     }
 
 
@@ -859,12 +795,16 @@ def _set_image_step(ctx: _Context, env: EnvironmentPlan) -> Any:
 
 
 def _imperative_deploy_steps(ctx: _Context, env: EnvironmentPlan) -> list[Any]:
+    if targets.is_target(ctx.plan):  # Cloud Run, ECS, Fly.io, …: sign in, then the target's commands
+        return target_github.deploy_steps(
+            ctx.plan, env, _checkout(), _script(ci.deploy_lines(ctx, env)), _script(_undo_lines(ctx))
+        )
     commands = _commands(ctx, env)
     access = "what the deploy applies (its objects in the namespace)"
     steps: list[Any] = [
         _checkout(),
         _connect_step(ctx, _github_environment(env), access),
-        _set_image_step(ctx, env),
+        *([_set_image_step(ctx, env)] if commands.set_image else []),  # Helm takes the digests on its command line
     ]
     if commands.migrate:
         steps.append(
@@ -891,18 +831,29 @@ def _imperative_deploy_steps(ctx: _Context, env: EnvironmentPlan) -> list[Any]:
     return steps
 
 
+def _env_repo_env() -> dict[str, str]:
+    """gitops_repo separate: where CI commits, and a token that may push there."""
+    return {"GITOPS_REPO": _expr("vars.GITOPS_REPO"), "GITOPS_PUSH_TOKEN": _expr("secrets.GITOPS_PUSH_TOKEN")}
+
+
 def _gitops_deploy_steps(ctx: _Context, env: EnvironmentPlan) -> list[Any]:
     wait_lines = ci.gitops_wait_lines(ctx, env, GITHUB)
+    separate = gitops_repo.separate(ctx.plan)
+    publish_env = _env_repo_env() if separate else None
     return [
-        _checkout(persist=True, fetch_depth=0, why="this job pushes the digest commit to main"),
-        _set_image_step(ctx, env),
+        _checkout()
+        if separate
+        else _checkout(persist=True, fetch_depth=0, why="this job pushes the digest commit to main"),
+        *([] if separate else [_set_image_step(ctx, env)]),
         comment(
             {
                 "name": "Commit and push the digests",
                 "id": "publish",
+                **({"env": publish_env} if publish_env else {}),
                 "run": _script(
                     [
                         *_git_identity_lines(),
+                        *(ci.gitops_pin_lines(ctx, env, GITHUB) if separate else []),
                         'git add "${OVERLAY}"',
                         "if git diff --cached --quiet; then",
                         '  echo "The overlay already pins these images; nothing to commit."',
@@ -921,7 +872,11 @@ def _gitops_deploy_steps(ctx: _Context, env: EnvironmentPlan) -> list[Any]:
         ),
         _connect_step(ctx, _github_environment(env), READ_ONLY),
         comment(
-            {"name": "Wait for Argo CD to apply the commit", "id": "sync", "run": _script(wait_lines)},
+            {
+                "name": f"Wait for {gitops_repo.controller(ctx.plan)} to apply the commit",
+                "id": "sync",
+                "run": _script(wait_lines),
+            },
             "Read-only: the controller deploys; this job only watches the Deployments until they run\n"
             "this run's digests (migrations run in the cluster, as an Argo CD Sync hook).",
         ),
@@ -930,7 +885,10 @@ def _gitops_deploy_steps(ctx: _Context, env: EnvironmentPlan) -> list[Any]:
             {
                 "name": "Revert the digest commit",
                 "if": "failure() && steps.publish.outputs.commit != '' && steps.connect.outcome == 'success'",
-                "env": {"DEPLOY_COMMIT": _expr("steps.publish.outputs.commit")},
+                "env": {
+                    "DEPLOY_COMMIT": _expr("steps.publish.outputs.commit"),
+                    **(_env_repo_env() if separate else {}),
+                },
                 "run": _script(_gitops_revert_lines(ctx, env)),
             },
             "A rollout that did not become ready is undone the GitOps way: revert, push, let it sync.",
@@ -1323,7 +1281,9 @@ def _header(ctx: _Context) -> str:
         "  " + " -> ".join(s.name for s in plan.stages if _rendered(ctx, s.id)),
         "Pull requests run Build, Test and Security Scan; a push to main runs them all.",
         "",
-        "Set up once (Settings > Environments), each with the variables KUBE_API_SERVER and KUBE_CA_DATA:",
+        "Set up once (Settings > Environments), each with the variables KUBE_API_SERVER and KUBE_CA_DATA:"
+        if not targets.is_target(plan)
+        else "Set up once (Settings > Environments), each with the variables and secrets of DEPLOYMENT.md:",
     ]
     if ctx.preprod is not None:
         lines.append(f"  {_github_environment(ctx.preprod)}: deployment branches limited to main.")

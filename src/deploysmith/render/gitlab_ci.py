@@ -30,13 +30,18 @@ from deploysmith.model import EnvironmentPlan, Plan, RenderedFile
 from deploysmith.plan import SERVICE_ENV
 from deploysmith.plan import pipeline as stages
 from deploysmith.plan.gates import mechanism
+from deploysmith.render import backups, bake, compliance_ci, gitops, notify, security_gitlab
 from deploysmith.render import ci_common as ci
+from deploysmith.render import security as sec
 from deploysmith.render.common import header, image_prefix
+from deploysmith.render.targets import is_target
+from deploysmith.render.targets import platforms as target_ci
 from deploysmith.render.yamlout import Commented, comment, dump
 
 PATH = ".gitlab-ci.yml"
 PLATFORM = "gitlab"
-ON_DEFAULT_BRANCH = "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"
+# Scheduled pipelines (the weekly security checks) run on the default branch too: they never deploy.
+ON_DEFAULT_BRANCH = '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE != "schedule"'
 ON_MERGE_REQUEST = '$CI_PIPELINE_SOURCE == "merge_request_event"'
 REFS_FILE = "image-refs.env"
 DEPLOY_FILE = "deploy.env"
@@ -66,13 +71,15 @@ def render_pipeline(plan: Plan) -> str:
         "workflow": comment(
             {
                 "rules": [
+                    {"if": security_gitlab.ON_SCHEDULE},
                     {"if": ON_MERGE_REQUEST},
                     {"if": "$CI_COMMIT_BRANCH && $CI_OPEN_MERGE_REQUESTS", "when": "never"},
                     {"if": ON_DEFAULT_BRANCH},
                 ],
                 "auto_cancel": {"on_new_commit": "interruptible"},
             },
-            "Merge request pipelines and the default branch; a branch with an open merge request runs\n"
+            "Merge request pipelines, the default branch and its schedules (the weekly security checks,\n"
+            "which never deploy); a branch with an open merge request runs\n"
             "once (as the merge request), not twice. A newer commit cancels the interruptible jobs of\n"
             "an older pipeline; deploy, approval and verify jobs are not interruptible.",
         ),
@@ -102,8 +109,18 @@ def _jobs(ctx: ci.Context) -> dict[str, Any]:
     for unit in ctx.units:
         jobs[f"{stages.TEST}{unit.suffix}"] = _test_job(ctx, unit)
     jobs[stages.SECURITY_SCAN] = _security_job(ctx)
+    security_needs: list[Any] = [{"job": j, "optional": True} if ctx.monorepo else j for j in ctx.build_jobs()]
+    jobs.update(security_gitlab.gate_jobs(ctx, security_needs))
+    jobs.update(security_gitlab.scheduled_jobs(ctx))
+    jobs.update(backups.gitlab_jobs(ctx.plan))  # the weekly restore test of the backups
     jobs[stages.PACKAGE] = _package_job(ctx)
     jobs[SCAN_JOB] = _package_scan_job(ctx)
+    jobs[security_gitlab.SIGN_JOB] = security_gitlab.sign_job(
+        ctx,
+        _registry(ctx)[1],
+        [{"if": ON_DEFAULT_BRANCH}],
+        [stages.PACKAGE, SCAN_JOB],
+    )
     approval_needs = [stages.PACKAGE, SCAN_JOB]
     if ctx.preprod is not None:
         jobs[stages.DEPLOY_STAGING] = _deploy_job(ctx, stages.DEPLOY_STAGING, ctx.preprod)
@@ -114,6 +131,7 @@ def _jobs(ctx: ci.Context) -> dict[str, Any]:
         jobs[stages.DEPLOY_PROD] = _deploy_job(ctx, stages.DEPLOY_PROD, ctx.prod)
         jobs[stages.VERIFY] = _verify_job(ctx, ctx.prod)
         jobs[ROLLBACK_JOB] = _rollback_job(ctx, ctx.prod)
+    compliance_ci.gitlab(ctx, jobs, stages.VERIFY)  # a compliance profile's ticket, approver check, record
     return jobs
 
 
@@ -211,6 +229,9 @@ def _build_job(ctx: ci.Context, unit: ci.Unit) -> Commented:
             if toolchain.family
             else f'echo "{unit.label}: no toolchain, no build command: files go into the image as is."'
         )
+    auditor = sec.auditor(unit, sec.level(ctx.plan.requirements))
+    if auditor is not None:  # the ecosystem's own advisory check, on what was just installed
+        script.append(ci.script(list(auditor.lines)))
     extra: dict[str, Any] = {"cache": caches} if caches else {}
     return _job(
         ctx,
@@ -314,9 +335,10 @@ def _security_job(ctx: ci.Context) -> Commented:
         script=[
             ci.script(
                 [
-                    *ci.fs_scan_lines(),
+                    *sec.ignore_check_lines(),
+                    *sec.fs_scan_lines(sec.level(ctx.plan.requirements)),
                     "# The dependency list (SBOM) for GitLab's dependency scanning and dependency list",
-                    f"trivy fs --format cyclonedx --output {SBOM_REPORT} .",
+                    f"trivy fs --format cyclonedx --skip-dirs {sec.SELFTEST_DIR} --output {SBOM_REPORT} .",
                 ]
             )
         ],
@@ -372,7 +394,7 @@ def _package_job(ctx: ci.Context) -> Commented:
         stages.PACKAGE,
         image=ci.DOCKER_IMAGE,
         timeout=ci.TIMEOUTS["package"],
-        needs=[*ctx.test_jobs(), stages.SECURITY_SCAN],
+        needs=[*ctx.test_jobs(), stages.SECURITY_SCAN, security_gitlab.SAST_JOB, security_gitlab.SECRETS_JOB],
         variables={"DOCKER_TLS_CERTDIR": "/certs"},
         extra={"services": [ci.DIND_IMAGE]},
         script=[*login, ci.script(ci.pushed_refs_lines(ctx, prefix, "${CI_COMMIT_SHA}", REFS_FILE))],
@@ -396,7 +418,7 @@ def _package_scan_job(ctx: ci.Context) -> Commented:
             f"trivy image --scanners vuln --format template --template @/contrib/gitlab.tpl "
             f'--output {report} "${{{ci.image_var(image.name)}}}"'
         )
-    script.extend(ci.image_scan_lines(ctx))
+    script.extend(sec.image_scan_lines(ctx, sec.level(ctx.plan.requirements)))
     return _job(
         ctx,
         stages.PACKAGE,
@@ -405,7 +427,12 @@ def _package_scan_job(ctx: ci.Context) -> Commented:
         needs=[stages.PACKAGE],
         variables={**creds, "TRIVY_NO_PROGRESS": "true"},
         script=script,
-        artifacts={"when": "always", "expire_in": "30 days", "reports": {"container_scanning": reports}},
+        artifacts={
+            "when": "always",
+            "expire_in": "30 days",
+            "paths": security_gitlab.vuln_reports(ctx),
+            "reports": {"container_scanning": reports},
+        },
         note="The image part of the security policy: a critical or high finding in a pushed image fails "
         "Package, so it never deploys. The report feeds GitLab's container scanning view.",
     )
@@ -416,7 +443,7 @@ def _deploy_variables(ctx: ci.Context, env: EnvironmentPlan) -> dict[str, str]:
         "DEPLOY_ENVIRONMENT": ctx.environment_name(env),
         "DEPLOY_TARGET": env.name,
         "NAMESPACE": env.namespace,
-        "OVERLAY": f"deploy/overlays/{env.name}",
+        "OVERLAY": ci.pinned_path(ctx.plan, env),
     }
 
 
@@ -433,6 +460,8 @@ def _environment(ctx: ci.Context, env: EnvironmentPlan, action: str | None = Non
 
 
 def _kubectl_template(ctx: ci.Context) -> Commented:
+    if is_target(ctx.plan):  # Cloud Run, ECS, Fly.io, …: the target's sign-in instead of kubectl's
+        return target_ci.gitlab_template(ctx.plan)
     connect = [
         *ci.exec_credential_lines(
             HELPER,
@@ -473,6 +502,8 @@ def _project_path(plan: Plan) -> str:
 
 
 def _undo_after_script(ctx: ci.Context) -> list[str]:
+    if is_target(ctx.plan):
+        return [ci.script(target_ci.gitlab_after_lines(ctx.plan, ci.undo_lines(ctx)))]
     return [
         ci.script(
             [
@@ -488,6 +519,7 @@ def _undo_after_script(ctx: ci.Context) -> list[str]:
 def _deploy_job(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Commented:
     prod = stage_id == stages.DEPLOY_PROD
     needs = [stages.APPROVAL, stages.PACKAGE] if prod else [stages.PACKAGE, SCAN_JOB]
+    needs.append(security_gitlab.SIGN_JOB)  # the deploy verifies the signature first
     variables = _deploy_variables(ctx, env)
     env_name = ctx.environment_name(env)
     extra: dict[str, Any] = {"environment": _environment(ctx, env), "resource_group": env_name}
@@ -514,6 +546,11 @@ def _deploy_job(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Comment
             f"{env.namespace}. `resource_group` runs one {env_name} deploy at a time, in order."
         )
     variables["RUNNER_AFTER_SCRIPT_TIMEOUT"] = AFTER_SCRIPT_TIMEOUT
+    cosign_login = [line.replace("docker login", "cosign login") for line in _registry(ctx)[1]]
+    script = [ci.script(security_gitlab.verify_lines(ctx, cosign_login)), *script]  # nothing unsigned deploys
+    # Deploy notifications and markers (render.notify), when requested
+    script = [*notify.gitlab_script(ctx.plan, env, "start"), *script]
+    after = [*after, *notify.gitlab_after_script(ctx.plan, env, {"success": "success", "failed": "failure"})]
     if prod:
         note += (
             f" Protect the `{env_name}` environment (Settings > CI/CD > Protected environments): only its "
@@ -552,13 +589,12 @@ _PUSH_HINT = "may GITOPS_PUSH_TOKEN push to main (protected branch)?"
 
 
 def _gitops_deploy_lines(ctx: ci.Context, env: EnvironmentPlan) -> list[str]:
-    deploy = ci.commands(ctx, env)
     push = ci.push_lines(ci.PLAIN, _PUSH_HINT, _PUSH)
     return [
         *_credential_lines(),
         "git checkout --quiet -B deploy",
-        "# Pin this run's digests in the overlay, commit and push; Argo CD applies the commit",
-        *deploy.set_image,
+        f"# Pin this run's digests in the overlay, commit and push; {gitops.controller(ctx.plan)} applies the commit",
+        *ci.gitops_pin_lines(ctx, env, ci.PLAIN),
         *ci.gitops_publish_lines(
             push,
             "${CI_COMMIT_SHA}",
@@ -621,6 +657,9 @@ def _approval_job(ctx: ci.Context, needs: list[str]) -> Commented:
 
 
 def _verify_job(ctx: ci.Context, env: EnvironmentPlan) -> Commented:
+    bake_script = bake.bake_lines(
+        ctx.plan, env, ci.PLAIN, f"(a CI/CD variable scoped to {ctx.environment_name(env)})"
+    )
     return _job(
         ctx,
         stages.VERIFY,
@@ -636,8 +675,16 @@ def _verify_job(ctx: ci.Context, env: EnvironmentPlan) -> Commented:
         script=[
             ci.script(ci.rollout_lines(ctx, timeout="2m")),
             ci.script(ci.smoke_lines(ctx, env, ci.PLAIN)),
+            *([ci.script(bake_script)] if bake_script else []),
         ],
-        note="`action: verify` records no deployment. When this job fails, rollback-prod runs.",
+        note="`action: verify` records no deployment. When this job fails, rollback-prod runs."
+        + (
+            f" {bake.summary()} Skipped (with a notice) while PROMETHEUS_URL is not set; PROMETHEUS_TOKEN "
+            "(masked) is an optional bearer token. Both are CI/CD variables scoped to "
+            f"{ctx.environment_name(env)}."
+            if bake_script
+            else ""
+        ),
     )
 
 
@@ -685,6 +732,7 @@ def _rollback_job(ctx: ci.Context, env: EnvironmentPlan) -> Commented:
             "interruptible": False,
         },
         script=script,
+        after_script=notify.gitlab_after_script(ctx.plan, env, {"failed": "rollback"}) or None,
     )
     text = ci.wrap(
         "Verify's rollback (rollback policy): `when: on_failure` runs this job only when Verify fails. "

@@ -31,8 +31,12 @@ from deploysmith.model import EnvironmentPlan, Plan, RenderedFile
 from deploysmith.plan import SERVICE_ENV
 from deploysmith.plan import pipeline as stages
 from deploysmith.plan.gates import mechanism
+from deploysmith.render import bake, compliance_ci, notify, security_jenkins
 from deploysmith.render import ci_common as ci
+from deploysmith.render import security as sec
 from deploysmith.render.common import header, image_prefix
+from deploysmith.render.targets import is_target
+from deploysmith.render.targets import platforms as target_ci
 
 PATH = "Jenkinsfile"
 PLATFORM = "jenkins"
@@ -179,6 +183,7 @@ def _stages(ctx: ci.Context) -> list[Node]:
         result.extend(builds)
     checks: list[Node] = [_test_stage(ctx, unit) for unit in ctx.units]
     checks.append(_security_stage(ctx))
+    checks.append(_stage(ctx, stages.SECURITY_SCAN, "Security Scan (SAST)", security_jenkins.sast_stage_body(ctx)))
     result.append(
         Block(
             "stage('Test and Security Scan')",
@@ -188,12 +193,15 @@ def _stages(ctx: ci.Context) -> list[Node]:
     )
     result.append(_package_stage(ctx))
     if ctx.preprod is not None:
+        result.append(_signature_stage(ctx, ctx.preprod))
         result.append(_deploy_stage(ctx, stages.DEPLOY_STAGING, ctx.preprod))
         result.append(_integration_stage(ctx, ctx.preprod))
     if ctx.prod is not None:
         result.append(_approval_stage(ctx))
+        result.append(_signature_stage(ctx, ctx.prod))
         result.append(_deploy_stage(ctx, stages.DEPLOY_PROD, ctx.prod))
         result.append(_verify_stage(ctx, ctx.prod))
+    compliance_ci.jenkins(ctx, result)  # a compliance profile's ticket, approver check and release record
     return result
 
 
@@ -259,6 +267,9 @@ def _build_stage(ctx: ci.Context, unit: ci.Unit) -> Block:
         steps.append(sh(f"Lint: {command}", [*prelude, command]))
     for command in ci.build_commands(unit, toolchain.family):
         steps.append(sh(f"Build: {command}", [*prelude, ci.in_workspace(command, "${PWD}/.ci-out")]))
+    auditor = sec.auditor(unit, sec.level(ctx.plan.requirements))
+    if auditor is not None:  # the ecosystem's own advisory check, on what was just installed
+        steps.append(sh(f"Audit dependencies ({auditor.tool})", [*prelude, *auditor.lines]))
     if not steps:
         steps.append(
             Line(f"echo {q(f'{unit.label}: no toolchain, no build command: files go into the image as is.')}")
@@ -343,37 +354,14 @@ def _links(services: dict[str, ci.Service]) -> str:
 
 
 def _security_stage(ctx: ci.Context) -> Block:
-    body: list[Node] = [
-        _docker_agent(ci.TRIVY_IMAGE, entrypoint=True),
-        _options(ci.TIMEOUTS["security-scan"]),
-        _environment({"TRIVY_CACHE_DIR": '"${WORKSPACE}/.cache/trivy"', "TRIVY_NO_PROGRESS": q("true")}),
-        Block(
-            "steps",
-            [
-                sh(
-                    "Scan dependencies and secrets (blocks on critical and high)",
-                    ci.fs_scan_lines(),
-                    posix=True,
-                )
-            ],
-        ),
-        Block(
-            "post",
-            [
-                Block(
-                    "always",
-                    [Line(f"archiveArtifacts(artifacts: {q(ci.FS_REPORT)}, allowEmptyArchive: true)")],
-                )
-            ],
-        ),
-    ]
     return _stage(
         ctx,
         stages.SECURITY_SCAN,
         "Security Scan",
-        body,
-        "Vulnerabilities with no fixed version are reported but do not block (accept them in .trivyignore "
-        "with a reason). The full report is archived with the build.",
+        security_jenkins.security_stage_body(ctx),
+        "Trivy and Gitleaks run as pinned images on a Docker agent (Semgrep beside them); every gate runs and the stage "
+        "fails if any blocked. Vulnerabilities with no fixed version are reported but do not block (accept "
+        f"them in {sec.TRIVYIGNORE} with a reason and an expiry). The reports are archived with the build.",
     )
 
 
@@ -395,13 +383,10 @@ def _package_stage(ctx: ci.Context) -> Block:
         'docker run --rm --volume "${HOME}/.docker/config.json:/root/.docker/config.json:ro" '
         f"--env TRIVY_NO_PROGRESS=true {ci.TRIVY_IMAGE} "
     )
-    scan = [
-        *(
-            trivy + "image --scanners vuln --severity CRITICAL,HIGH --ignore-unfixed --exit-code 1 "
-            f'"${{{ci.image_var(i.name)}}}"'
-            for i in ctx.images
-        ),
-    ]
+    del trivy  # the image gate runs from the checkout: its report is the signed scan attestation
+    scan = sec.image_scan_lines(
+        ctx, sec.level(ctx.plan.requirements), trivy=sec.docker_tool(ci.TRIVY_IMAGE, registry=True)
+    )
     keep: list[Node] = [
         Line(
             f"env.{ci.image_var(image.name)} = sh(label: {q('Read ' + image.name + ' digest')}, "
@@ -432,6 +417,7 @@ def _package_stage(ctx: ci.Context) -> Block:
                 ),
                 Block("script", keep, "Later stages deploy exactly these references (env is pipeline-wide)."),
                 sh("Scan the pushed images (blocks on critical and high)", scan),
+                *security_jenkins.sign_steps(ctx),
                 Line(f"archiveArtifacts(artifacts: {q(REFS_FILE)})"),
             ],
         ),
@@ -450,11 +436,29 @@ def _package_stage(ctx: ci.Context) -> Block:
     )
 
 
+def _signature_stage(ctx: ci.Context, env: EnvironmentPlan) -> Block:
+    prefix, _ = _registry(ctx)
+    host = "${IMAGE_PREFIX%%/*}" if prefix.startswith("$") else prefix.split("/", 1)[0]
+    login = (
+        f'printf \'%s\' "${{REGISTRY_PASSWORD}}" | docker login --username "${{REGISTRY_USERNAME}}" '
+        f'--password-stdin "{host}"'
+    )
+    credentials = (
+        f"withCredentials([usernamePassword(credentialsId: {q(REGISTRY_CREDENTIALS)}, "
+        "usernameVariable: 'REGISTRY_USERNAME', passwordVariable: 'REGISTRY_PASSWORD')])"
+    )
+    stage_id = stages.DEPLOY_PROD if env is ctx.prod else stages.DEPLOY_STAGING
+    return security_jenkins.signature_stage(ctx, ctx.stage(stage_id).name, env, login, credentials)
+
+
 def _kubeconfig_id(env_name: str) -> str:
     return f"kubeconfig-{env_name}"
 
 
-def _with_kubeconfig(env_name: str, steps: list[Node]) -> Block:
+def _with_kubeconfig(env_name: str, steps: list[Node], plan: Plan | None = None) -> Block:
+    if plan is not None and is_target(plan):  # Cloud Run, ECS, …: the target's credentials, signed in first
+        sign_in = target_ci.jenkins_sign_in(plan)
+        return Block(target_ci.jenkins_credentials(plan), [*([sh("Sign in", sign_in)] if sign_in else []), *steps])
     return Block(
         f"withCredentials([file(credentialsId: {q(_kubeconfig_id(env_name))}, variable: 'KUBECONFIG')])",
         steps,
@@ -467,7 +471,7 @@ def _deploy_env(ctx: ci.Context, env: EnvironmentPlan) -> Block:
             "DEPLOY_ENVIRONMENT": q(ctx.environment_name(env)),
             "DEPLOY_TARGET": q(env.name),
             "NAMESPACE": q(env.namespace),
-            "OVERLAY": q(f"deploy/overlays/{env.name}"),
+            "OVERLAY": q(ci.pinned_path(ctx.plan, env)),
         }
     )
 
@@ -489,7 +493,7 @@ def _deploy_stage(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Block
         publish = _git_steps(
             [
                 "git checkout --quiet -B deploy",
-                *ci.commands(ctx, env).set_image,
+                *ci.gitops_pin_lines(ctx, env, ci.PLAIN),
                 *ci.gitops_publish_lines(
                     push, "${GIT_COMMIT}", record=(f"git rev-parse HEAD > {COMMIT_FILE}",)
                 ),
@@ -509,7 +513,7 @@ def _deploy_stage(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Block
             env_name,
             [
                 sh(
-                    "Wait for Argo CD to apply the commit",
+                    ci.gitops_wait_name(ctx),
                     [*ci.gitops_wait_lines(ctx, env, ci.PLAIN), *ci.rollout_lines(ctx)],
                 )
             ],
@@ -525,18 +529,24 @@ def _deploy_stage(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Block
             "(Git plugin binding); Argo CD applies them. The kubeconfig credential only needs to read."
         )
     else:
-        steps = [_with_kubeconfig(env_name, [sh(f"Deploy {env.name}", ci.deploy_lines(ctx, env))])]
-        failure = [_with_kubeconfig(env_name, [sh("Undo a rollout that did not become ready", undo)])]
+        steps = [_with_kubeconfig(env_name, [sh(f"Deploy {env.name}", ci.deploy_lines(ctx, env))], ctx.plan)]
+        failure = [_with_kubeconfig(env_name, [sh("Undo a rollout that did not become ready", undo)], ctx.plan)]
         timeout = ci.TIMEOUTS["deploy"]
         note = _kube_note(env_name, f"what the deploy applies in {env.namespace}")
     if env.name not in ("staging", "prod"):
         note += f" No staging environment was requested: this stage deploys to {env.name}."
+    # Deploy notifications and markers (render.notify), when requested
+    steps = [*notify.jenkins_nodes(ctx.plan, env, "start"), *steps]
+    failure = [*failure, *notify.jenkins_nodes(ctx.plan, env, "failure")]
+    success = notify.jenkins_nodes(ctx.plan, env, "success")
     body: list[Node] = [
-        _docker_agent(ci.DEPLOY_IMAGE, entrypoint=True),
+        _docker_agent(
+            target_ci.deploy_image(ctx.plan) if is_target(ctx.plan) else ci.DEPLOY_IMAGE, entrypoint=True
+        ),
         _options(timeout),
         _deploy_env(ctx, env),
         Block("steps", steps),
-        Block("post", [Block("failure", failure)]),
+        Block("post", [*([Block("success", success)] if success else []), Block("failure", failure)]),
     ]
     return _stage(ctx, stage_id, name, body, note)
 
@@ -604,6 +614,11 @@ def _approval_stage(ctx: ci.Context) -> Block:
 def _verify_stage(ctx: ci.Context, env: EnvironmentPlan) -> Block:
     env_name = ctx.environment_name(env)
     checks = [*ci.rollout_lines(ctx, timeout="2m"), *ci.smoke_lines(ctx, env, ci.PLAIN)]
+    bake_lines = bake.bake_lines(ctx.plan, env, ci.PLAIN, "(a global environment variable of Jenkins)")
+    # sh runs with `set -u`: the bake's variables may be unset
+    bake_steps = (
+        [sh(bake.TITLE, [': "${PROMETHEUS_URL:=}" "${PROMETHEUS_TOKEN:=}"', *bake_lines])] if bake_lines else []
+    )
     if ctx.gitops:
         push = ci.push_lines(ci.PLAIN, f"may the {GIT_CREDENTIALS} credential push to main?")
         failure: list[Node] = [
@@ -627,21 +642,29 @@ def _verify_stage(ctx: ci.Context, env: EnvironmentPlan) -> Block:
                         ],
                     )
                 ],
+                ctx.plan,
             )
         ]
         how = (
             "undoes each Deployment this run changed (migrations are not reversed: keep them expand/contract)"
         )
     body: list[Node] = [
-        _docker_agent(ci.DEPLOY_IMAGE, entrypoint=True),
+        _docker_agent(
+            target_ci.deploy_image(ctx.plan) if is_target(ctx.plan) else ci.DEPLOY_IMAGE, entrypoint=True
+        ),
         _options(ci.TIMEOUTS["verify"]),
         _deploy_env(ctx, env),
-        Block("steps", [_with_kubeconfig(env_name, [sh(f"Check {env.name}", checks)])]),
-        Block("post", [Block("failure", failure)]),
+        Block("steps", [_with_kubeconfig(env_name, [sh(f"Check {env.name}", checks)], ctx.plan), *bake_steps]),
+        Block("post", [Block("failure", [*failure, *notify.jenkins_nodes(ctx.plan, env, "rollback")])]),
     ]
-    return _stage(
-        ctx, stages.VERIFY, "Verify", body, f"On failure the post section {how}; the build stays failed."
-    )
+    note = f"On failure the post section {how}; the build stays failed."
+    if bake_steps:
+        note += (
+            f" {bake.summary()} PROMETHEUS_URL is a global environment variable (Manage Jenkins > System); "
+            "the bake is skipped while it is unset. A Prometheus that wants a bearer token: bind it as "
+            "PROMETHEUS_TOKEN with withCredentials around the bake."
+        )
+    return _stage(ctx, stages.VERIFY, "Verify", body, note)
 
 
 def _header(ctx: ci.Context) -> str:

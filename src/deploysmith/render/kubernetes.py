@@ -136,6 +136,9 @@ def namespace(plan: Plan, env: EnvironmentPlan, gitops: bool) -> Manifest:
             "privilege escalation, all capabilities dropped, RuntimeDefault seccomp).",
         ),
     }
+    if plan.requirements.admission == "sigstore":
+        # Sigstore's policy-controller checks only namespaces that opt in (deploy/policies/).
+        metadata["labels"].value["policy.sigstore.dev/include"] = "true"
     if gitops:
         metadata["annotations"] = comment(
             {
@@ -284,12 +287,19 @@ def _spread(workload: Workload) -> Any:
         [
             {
                 "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": selector_labels(workload)},
+            },
+            {
+                "maxSkew": 1,
                 "topologyKey": "kubernetes.io/hostname",
                 "whenUnsatisfiable": "ScheduleAnyway",
                 "labelSelector": {"matchLabels": selector_labels(workload)},
-            }
+            },
         ],
-        "Prefer one replica per node, so losing a node does not take every replica.",
+        "Spread replicas across zones, then across nodes, so losing a zone or a node does not take\n"
+        "every replica. ScheduleAnyway: a single-zone cluster (or dev's one replica) still schedules.",
     )
 
 

@@ -75,7 +75,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deploysmith.model import EnvironmentPlan, Plan, RenderedFile, Workload
-from deploysmith.render import argocd
+from deploysmith.render import argocd, flux, progressive, secrets
 from deploysmith.render import kubernetes as k8s
 from deploysmith.render.common import (
     BASE_DIR,
@@ -93,12 +93,14 @@ MIGRATION_WAIT_SECONDS = k8s.MIGRATION_DEADLINE_SECONDS + 60
 
 
 def render(plan: Plan) -> tuple[RenderedFile, ...]:
-    gitops = plan.requirements.gitops
+    # Argo CD's sync waves and hooks; Flux orders migrations with Kustomizations instead.
+    gitops = plan.requirements.gitops and plan.requirements.gitops_tool == "argocd"
     files: list[RenderedFile] = []
     files.extend(_base(plan, gitops))
     for env in plan.environments:
         files.extend(_overlay(plan, env, gitops))
-    files.extend(argocd.render(plan))
+    files.extend(secrets.render(plan))
+    files.extend(argocd.render(plan) if gitops else flux.render(plan))
     return tuple(sorted(files, key=lambda rendered: rendered.path))
 
 
@@ -153,6 +155,7 @@ def _base_workload(plan: Plan, workload: Workload) -> list[RenderedFile]:
     resources.append(("networkpolicy.yaml", k8s.network_policy(workload), f"NetworkPolicy of {wl}"))
     if k8s.serves_http(workload):
         resources.append(("ingress.yaml", k8s.ingress(workload), f"Ingress of {wl}"))
+    resources = progressive.base_resources(plan, workload, resources)  # Rollout / Canary, routing
     files = [_file(f"{folder}/{path}", data, what) for path, data, what in resources]
     generator: dict[str, Any] = {"name": k8s.config_name(workload)}
     literals = _config_literals(workload)
@@ -246,7 +249,21 @@ def migrate_job_name(workload: Workload) -> str:
     return k8s.migration_name(workload)
 
 
-def _images(plan: Plan) -> Any:
+def _images(plan: Plan, env_name: str | None = None) -> Any:
+    if env_name is not None and flux.automated(plan, env_name):
+        return comment(
+            [
+                {
+                    "name": image.name,
+                    "newName": image_repository(plan, image),
+                    "digest": flux.digest_setter(plan, image),
+                }
+                for image in plan.images
+                if any(workload.image == image.name for workload in plan.workloads)
+            ],
+            "Flux image automation commits the newest main build's digest at each marker (CI does not\n"
+            "deploy this environment); the zero digest stands until its first commit.",
+        )
     return comment(
         [
             {"name": image.name, "newName": image_repository(plan, image)}
@@ -293,6 +310,10 @@ def _overlay(plan: Plan, env: EnvironmentPlan, gitops: bool) -> list[RenderedFil
         )
     migrating = [workload for workload in plan.workloads if workload.migrate_command]
     resources: list[Any] = ["namespace.yaml", "../../base"]
+    if secrets.managed(plan) and not flux.enabled(plan):
+        resources.append(
+            comment(secrets.SECRETS_DIR_NAME, "The application Secret's source (see docs/deploy/RUNBOOK.md).")
+        )
     if gitops and migrating:
         resources.append(
             comment(
@@ -305,7 +326,7 @@ def _overlay(plan: Plan, env: EnvironmentPlan, gitops: bool) -> list[RenderedFil
         **KUSTOMIZATION,
         "namespace": env.namespace,
         "resources": resources,
-        "images": _images(plan),
+        "images": _images(plan, env.name),
         "configMapGenerator": comment(
             [_app_env(k8s.config_name(workload), env) for workload in plan.workloads],
             "Added to each workload's generated ConfigMap from the base.",
@@ -351,7 +372,7 @@ def _migrate_overlay(plan: Plan, env: EnvironmentPlan, migrating: list[Workload]
         **KUSTOMIZATION,
         "namespace": env.namespace,
         "resources": [f"../../../base/{k8s.name(workload)}/migrate" for workload in migrating],
-        "images": _images(plan),
+        "images": _images(plan, env.name),
         "configMapGenerator": [_app_env(k8s.migration_config_name(workload), env) for workload in migrating],
         "patches": patches,
     }
@@ -428,7 +449,7 @@ def _patches(plan: Plan, workload: Workload, env: EnvironmentPlan) -> list[Any]:
         )
     if k8s.serves_http(workload):
         documents.append(_ingress_patch(plan, workload, env))
-    return documents
+    return progressive.overlay_documents(plan, workload, env, ingress_host(plan, workload, env), documents)
 
 
 def ingress_host(plan: Plan, workload: Workload, env: EnvironmentPlan) -> str | None:
@@ -528,8 +549,30 @@ def deploy_commands(
     secret = f"kubectl -n {ns} create secret generic {secret_name(plan)}" + "".join(
         f" --from-literal={key}=…" for key in keys
     )
+    if secrets.managed(plan):
+        secret = secrets.bootstrap_command(plan, env)
     bootstrap = (f"kubectl apply -f {folder}/namespace.yaml", *((secret,) if keys else ()))
     deployments = [k8s.name(w) for w in plan.workloads]
+    if flux.enabled(plan):
+        kind = "helmrelease" if flux.helm(plan) else "kustomization"
+        name = flux.app_name(plan, env)
+        return DeployCommands(
+            bootstrap=bootstrap,
+            set_image=set_image,
+            publish=(
+                "git add " + " ".join(f"{path}/kustomization.yaml" for path in pinned),
+                f'git commit -m "deploy({env.name}): pin image digests"',
+                "git push",
+            ),
+            migrate=(),
+            apply=(f"flux reconcile {kind} {name} -n {flux.FLUX_NAMESPACE} --with-source",),
+            rollout=(f"kubectl -n {flux.FLUX_NAMESPACE} wait {kind}/{name} --for=condition=Ready --timeout=15m",),
+            rollback=(
+                'git revert --no-edit "$DEPLOY_COMMIT"',
+                "git push",
+                f"flux reconcile {kind} {name} -n {flux.FLUX_NAMESPACE} --with-source",
+            ),
+        )
     if plan.requirements.gitops:
         app = argocd.application_name(plan, env)
         manual = () if env.auto_deploy else (f"argocd app sync {app}",)
@@ -557,7 +600,7 @@ def deploy_commands(
                 for job in migrations
             ),
         )
-    return DeployCommands(
+    return progressive.commands(plan, env.name, ns, DeployCommands(  # Argo Rollouts / Flagger waits
         bootstrap=bootstrap,
         set_image=set_image,
         publish=(),
@@ -575,7 +618,7 @@ def deploy_commands(
                 f"kubectl -n {ns} rollout status deployment/{name} --timeout={ROLLOUT_TIMEOUT}",
             )
         ),
-    )
+    ))
 
 
 # -- helpers -----------------------------------------------------------------------------

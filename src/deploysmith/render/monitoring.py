@@ -42,10 +42,9 @@ from deploysmith.plan.observability import (
     install_line,
     slo_of,
 )
+from deploysmith.render import bake, kustomize
 from deploysmith.render import kubernetes as k8s
-from deploysmith.render import kustomize
 from deploysmith.render.common import DOCS_DIR, header
-from deploysmith.render.github_actions import VERIFY_ENVIRONMENT
 from deploysmith.render.monitoring_dashboard import DEPLOY_TAG, dashboard_json
 from deploysmith.render.monitoring_dashboard import uid as dashboard_uid
 from deploysmith.render.monitoring_queries import (
@@ -1027,10 +1026,7 @@ def _rollback_section(plan: Plan, slo: Slo) -> list[str]:
     )
     if checks:
         parts.append(
-            f"Set the variable `PROMETHEUS_URL` on the `{VERIFY_ENVIRONMENT}` GitHub environment to a "
-            "Prometheus "
-            "HTTP API the runner can reach (for example an authenticating proxy), and the secret "
-            "`PROMETHEUS_TOKEN` there if it wants a bearer token. Without `PROMETHEUS_URL` the bake is "
+            bake.setting(plan) + " Without `PROMETHEUS_URL` the bake is "
             "skipped with a notice. A query that fails is a warning, not a rollback. The queries, with "
             "`WINDOW` replaced by the time since the bake started:\n"
         )

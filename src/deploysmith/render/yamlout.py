@@ -29,6 +29,19 @@ def comment(value: Any, text: str) -> Commented:
     return Commented(value, text)
 
 
+@dataclass(frozen=True)
+class LineComment:
+    """A scalar with a comment at the end of its own line: what tools that read markers
+    from line comments expect (Flux image automation's `# {"$imagepolicy": …}` setters)."""
+
+    value: Any
+    comment: str
+
+
+def line_comment(value: Any, text: str) -> LineComment:
+    return LineComment(value, text)
+
+
 def dump(data: Any, header: str | None = None) -> str:
     """One YAML document. `header` becomes a comment block at the top."""
     lines: list[str] = []
@@ -50,7 +63,7 @@ def dump_all(documents: list[Any], header: str | None = None) -> str:
 
 def strip(data: Any) -> Any:
     """The plain data without comment wrappers (what a YAML parser will read back)."""
-    if isinstance(data, Commented):
+    if isinstance(data, (Commented, LineComment)):
         return strip(data.value)
     if isinstance(data, dict):
         return {key: strip(value) for key, value in data.items()}
@@ -90,6 +103,8 @@ def _emit_entry(prefix: str, value: Any, depth: int, lines: list[str]) -> None:
         lines.append(prefix + " " + _literal_indicator(value))
         for text_line in value.rstrip("\n").split("\n"):
             lines.append((INDENT * (depth + 1) + text_line) if text_line else "")
+    elif isinstance(value, LineComment):
+        lines.append(prefix + " " + _flow(value.value) + "  # " + value.comment)
     else:
         lines.append(prefix + " " + _flow(value))
 

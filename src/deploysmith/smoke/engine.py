@@ -12,6 +12,7 @@ Every command is built by a pure function below, so tests compare argv lists exa
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,6 +95,33 @@ def compose_candidates(engine: Engine) -> tuple[tuple[str, ...], ...]:
     if engine.name == "podman":
         return ((engine.path, "compose"), ("podman-compose",))
     return ()
+
+
+def compose_up_command(
+    engine: Engine,
+    base: Sequence[str],
+    *,
+    pull: str | None = None,
+    volumes: Sequence[tuple[str, str]] = (),
+) -> list[str]:
+    """`up --detach --build` for the front end in `base` (front end, --project-name, --file).
+    podman-compose passes options on to `podman build`: the same ones smoke's own builds use
+    (Docker image format, so HEALTHCHECK is kept; the pull policy; read-only mounts). The
+    compose plugins of docker and podman take no build mounts. Every front end gets the pull
+    policy for the backing services' images."""
+    front = base[0].rsplit("/", 1)[-1]
+    argv = list(base)
+    if front == "podman-compose":
+        build = ["--format", "docker"]
+        if pull is not None:
+            build.append(f"--pull={_pull_value(engine, pull)}")
+        for source, target in volumes:
+            build += ["--volume", f"{source}:{target}:ro"]
+        argv += ["--podman-build-args", shlex.join(build)]
+    argv += ["up", "--detach", "--build"]
+    if pull is not None:  # the backing services' images
+        argv.append(f"--pull={pull}")
+    return argv
 
 
 def find_compose(runner: Runner, engine: Engine, search_path: str | None = None) -> tuple[str, ...] | None:

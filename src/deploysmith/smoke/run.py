@@ -367,7 +367,8 @@ class _Session:
         if front is None:
             candidates = commands.compose_candidates(self.engine)
             looked = ", ".join(" ".join((c[0].rsplit("/", 1)[-1], *c[1:])) for c in candidates)
-            return StepReport("skipped", f"no compose-capable engine (looked for {looked or 'none'})")
+            hint = "; podman-compose from PyPI drives any podman" if self.engine.name == "podman" else ""
+            return StepReport("skipped", f"no compose-capable engine (looked for {looked or 'none'}){hint}")
         file = self.workspace / "compose.yaml"
         if not file.is_file():
             return StepReport("skipped", "no compose.yaml in the kit")
@@ -378,9 +379,19 @@ class _Session:
         self.janitor.command("compose down", down)
         self.progress.phase("compose: up --build (the app with its backing services)")
         start = self.clock()
-        up = self.runner.stream(
-            [*base, "up", "--detach", "--build"], lambda line: self.progress.build_line("compose", line)
-        )
+        printed: set[str] = set()
+
+        def on_line(line: str) -> None:
+            printed.update(printed_ids(line))
+            self.progress.build_line("compose", line)
+
+        # The build's intermediate images are this run's too: `down --rmi local` removes only
+        # the images compose named.
+        with self.janitor.new_images(lambda image: any(image.startswith(short) for short in printed)):
+            up = self.runner.stream(
+                commands.compose_up_command(self.engine, base, pull=self.args.pull, volumes=self.volumes),
+                on_line,
+            )
         if not up.ok:
             self.progress.log("compose up log", up.stdout)
             return StepReport("failed", f"compose up failed: {up.tail(1)}", self.clock() - start)
