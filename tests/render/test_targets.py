@@ -415,7 +415,8 @@ PLATFORM_SCHEMAS = {
 def test_other_platforms_match_their_schemas(ci: str, tmp_path: Path) -> None:
     schema, path, extra = PLATFORM_SCHEMAS[ci]
     written = []
-    cases = ("cloud-run-fastapi-postgres", "ecs-fargate-django-celery", "fly-django-celery", "netlify-nextjs")
+    cases = ("cloud-run-fastapi-postgres", "ecs-fargate-django-celery", "fly-django-celery", "netlify-nextjs",
+             "lambda-express", "heroku-fastapi-postgres")
     for case in cases[:2] if ci == "azure" else cases:  # Azure's schema is 1.6 MB and slow to apply
         stack, requirements = CASES[case]
         files = render_kit(sample_plan(stack, **requirements, ci=ci))
@@ -440,6 +441,27 @@ def test_every_platform_deploys_with_the_target_commands(ci: str) -> None:
     assert "gcloud run services replace" in pipeline.content
     assert "kubectl " not in pipeline.content
     assert new_findings(sample_plan("express", target="cloud-run", ci=ci)) == []
+
+
+@pytest.mark.parametrize("case", ["lambda-express", "heroku-fastapi-postgres"])
+def test_targets_that_push_an_image_at_deploy_get_a_docker_engine(case: str) -> None:
+    stack, requirements = CASES[case]
+    gitlab = yaml.safe_load(_pipeline(sample_plan(stack, **requirements, ci="gitlab"), ".gitlab-ci.yml"))
+    assert gitlab[".kubectl"]["services"] == ["docker:28-dind"]
+    assert gitlab[".kubectl"]["variables"]["DOCKER_HOST"] == "tcp://docker:2376"
+    circleci = yaml.safe_load(_pipeline(sample_plan(stack, **requirements, ci="circleci"), ".circleci/config.yml"))
+    assert circleci["commands"]["kube-connect"]["steps"][0] == {"setup_remote_docker": {"docker_layer_caching": False}}
+
+
+def test_lambda_logs_in_to_ecr_and_has_the_aws_cli_on_alpine() -> None:
+    plan = sample_plan("express", target="lambda", ci="gitlab")
+    pipeline = _pipeline(plan, ".gitlab-ci.yml")
+    assert "apk add --no-cache aws-cli bash" in pipeline
+    assert '| docker login --username AWS --password-stdin "${LAMBDA_REPOSITORY%%/*}"' in pipeline
+
+
+def _pipeline(plan: Plan, path: str) -> str:
+    return next(f.content for f in render_kit(plan) if f.path == path)
 
 
 # -- refusals: one line, exit 2, nothing written ---------------------------------------------------

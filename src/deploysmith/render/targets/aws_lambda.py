@@ -105,7 +105,10 @@ def commands(plan: Plan, env: EnvironmentPlan) -> TargetCommands:
     image = f"${{{image_var(workload.image)}}}"
     rendered = f"/tmp/{name}.json"
     deploy = [
-        "# The app image plus the adapter, pushed to the function's ECR repository",
+        "# The app image plus the adapter, pushed to the function's ECR repository; the app image",
+        "# comes from the same account's ECR (--registry), so one short-lived ECR login covers both.",
+        'aws ecr get-login-password --region "${AWS_REGION}" \\',
+        '  | docker login --username AWS --password-stdin "${LAMBDA_REPOSITORY%%/*}"',
         'REVISION="$(printf \'%s\' "' + image + '" | sed \'s/.*sha256://\' | cut -c1-12)"',
         f'docker build --build-arg APP_IMAGE="{image}" --tag "${{LAMBDA_REPOSITORY}}:${{REVISION}}" \\',
         f"  --file {DOCKERFILE} {FOLDER}",

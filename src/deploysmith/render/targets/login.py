@@ -152,6 +152,10 @@ def login(plan: Plan, platform: str) -> Login:
             f'  --federated-token "${{{token}}}" --output none',
             'az account set --subscription "${AZURE_SUBSCRIPTION_ID}"',
         )
+    if image == IMAGES["docker"]:
+        # The Docker CLI image is Alpine with sh only: add the AWS CLI and bash (after_script's
+        # rollback runs in a new shell, which then finds bash).
+        lines = ("apk add --no-cache aws-cli bash", *lines)
     return Login(lines=lines, image=image, id_token=id_token, oidc=True)
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from deploysmith.model import Plan
-from deploysmith.render.targets.login import SECRETS, login
+from deploysmith.render.ci_common import DIND_IMAGE
+from deploysmith.render.targets.login import IMAGES, SECRETS, login
 from deploysmith.render.yamlout import Commented, comment
 
 # Variables the AWS sign-in exports, which a later shell (CircleCI's next step, GitLab's
@@ -25,6 +26,16 @@ def gitlab_template(plan: Plan) -> Commented:
     """The hidden job every deploy, check and rollback job extends (instead of `.kubectl`)."""
     how = login(plan, "gitlab")
     job: dict[str, Any] = {"image": {"name": how.image, "entrypoint": [""]}, "interruptible": False}
+    if how.image == IMAGES["docker"]:
+        # Lambda and Heroku build and push an image in the deploy job: a Docker-in-Docker service,
+        # reached over TLS with the certificates it shares through /certs.
+        job["services"] = [DIND_IMAGE]
+        job["variables"] = {
+            "DOCKER_HOST": "tcp://docker:2376",
+            "DOCKER_TLS_CERTDIR": "/certs",
+            "DOCKER_TLS_VERIFY": "1",
+            "DOCKER_CERT_PATH": "/certs/client",
+        }
     if how.id_token:
         variable, audience = how.id_token
         job["id_tokens"] = {variable: {"aud": audience}}
@@ -88,11 +99,9 @@ def circleci_command(plan: Plan) -> Commented:
         if how.oidc else
         f"No OIDC login for this target: {', '.join(how.secrets)} come from the environment's context."
     )
-    return comment(
-        {
-            "description": "Sign in to the deploy target.",
-            "steps": [{"run": {"name": "Sign in to the deploy target", "no_output_timeout": "5m",
-                               "command": "\n".join(circleci_connect_lines(plan)) + "\n"}}],
-        },
-        words,
-    )
+    steps: list[Any] = [{"run": {"name": "Sign in to the deploy target", "no_output_timeout": "5m",
+                                 "command": "\n".join(circleci_connect_lines(plan)) + "\n"}}]
+    if how.image == IMAGES["docker"]:
+        # Lambda and Heroku build and push an image in the deploy job: a remote Docker engine.
+        steps.insert(0, {"setup_remote_docker": {"docker_layer_caching": False}})
+    return comment({"description": "Sign in to the deploy target.", "steps": steps}, words)
