@@ -212,6 +212,16 @@ def _docker_agent(image: str, entrypoint: bool = False) -> Block:
     return Block("agent", [Block("docker", body)])
 
 
+def _deploy_agent(ctx: ci.Context) -> Block:
+    """Where deploy and verify run: the deploy image, or for targets that build and push an
+    image while deploying (Lambda, Heroku) an agent with a Docker engine, like Package's; that
+    agent also needs bash and the target's CLI (aws, or Node for the Heroku CLI)."""
+    image = target_ci.deploy_image(ctx.plan) if is_target(ctx.plan) else ci.DEPLOY_IMAGE
+    if is_target(ctx.plan) and ctx.plan.requirements.target in ("lambda", "heroku"):
+        return Block("agent", [Line(f"label {q(DOCKER_LABEL)}")])
+    return _docker_agent(image, entrypoint=True)
+
+
 def _unit_name(ctx: ci.Context, stage_name: str, unit: ci.Unit) -> str:
     return f"{stage_name} ({unit.label})" if ctx.monorepo else stage_name
 
@@ -540,9 +550,7 @@ def _deploy_stage(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Block
     failure = [*failure, *notify.jenkins_nodes(ctx.plan, env, "failure")]
     success = notify.jenkins_nodes(ctx.plan, env, "success")
     body: list[Node] = [
-        _docker_agent(
-            target_ci.deploy_image(ctx.plan) if is_target(ctx.plan) else ci.DEPLOY_IMAGE, entrypoint=True
-        ),
+        _deploy_agent(ctx),
         _options(timeout),
         _deploy_env(ctx, env),
         Block("steps", steps),
@@ -649,9 +657,7 @@ def _verify_stage(ctx: ci.Context, env: EnvironmentPlan) -> Block:
             "undoes each Deployment this run changed (migrations are not reversed: keep them expand/contract)"
         )
     body: list[Node] = [
-        _docker_agent(
-            target_ci.deploy_image(ctx.plan) if is_target(ctx.plan) else ci.DEPLOY_IMAGE, entrypoint=True
-        ),
+        _deploy_agent(ctx),
         _options(ci.TIMEOUTS["verify"]),
         _deploy_env(ctx, env),
         Block("steps", [_with_kubeconfig(env_name, [sh(f"Check {env.name}", checks)], ctx.plan), *bake_steps]),
