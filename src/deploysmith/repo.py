@@ -111,15 +111,24 @@ class Repo:
             return None
         path = self.root / rel
         try:
-            resolved = path.resolve(strict=True)
-        except (OSError, RuntimeError):
-            self.warnings.append(f"{rel}: cannot resolve (broken link or link loop); skipped")
+            info = os.lstat(path)
+        except OSError as error:
+            self.warnings.append(f"{rel}: cannot read ({error.strerror or error}); skipped")
             return None
-        if not _is_within(resolved, self.root):
-            self.warnings.append(f"{rel}: a link that leads outside the repository; skipped")
-            return None
+        resolved = path
+        # The walk never enters a linked folder, so only a file that is itself a link can lead
+        # elsewhere: resolve those (one lstat for the rest, not one per path component).
+        if stat.S_ISLNK(info.st_mode):
+            try:
+                resolved = path.resolve(strict=True)
+            except (OSError, RuntimeError):
+                self.warnings.append(f"{rel}: cannot resolve (broken link or link loop); skipped")
+                return None
+            if not _is_within(resolved, self.root):
+                self.warnings.append(f"{rel}: a link that leads outside the repository; skipped")
+                return None
         try:
-            size = resolved.stat().st_size
+            size = resolved.stat().st_size if resolved is not path else info.st_size
             if size > MAX_TEXT_BYTES:
                 self.warnings.append(
                     f"{rel}: {size // (1024 * 1024)} MB is larger than the 1 MB read limit; skipped"
