@@ -553,17 +553,19 @@ def deploy_commands(
         secret = secrets.bootstrap_command(plan, env)
     bootstrap = (f"kubectl apply -f {folder}/namespace.yaml", *((secret,) if keys else ()))
     deployments = [k8s.name(w) for w in plan.workloads]
+    # GitOps: commit the pinned overlay; the controller deploys it.
+    publish = (
+        "git add " + " ".join(f"{path}/kustomization.yaml" for path in pinned),
+        f'git commit -m "deploy({env.name}): pin image digests"',
+        "git push",
+    )
     if flux.enabled(plan):
         kind = "helmrelease" if flux.helm(plan) else "kustomization"
         name = flux.app_name(plan, env)
         return DeployCommands(
             bootstrap=bootstrap,
             set_image=set_image,
-            publish=(
-                "git add " + " ".join(f"{path}/kustomization.yaml" for path in pinned),
-                f'git commit -m "deploy({env.name}): pin image digests"',
-                "git push",
-            ),
+            publish=publish,
             migrate=(),
             apply=(f"flux reconcile {kind} {name} -n {flux.FLUX_NAMESPACE} --with-source",),
             rollout=(f"kubectl -n {flux.FLUX_NAMESPACE} wait {kind}/{name} --for=condition=Ready --timeout=15m",),
@@ -579,11 +581,7 @@ def deploy_commands(
         return DeployCommands(
             bootstrap=bootstrap,
             set_image=set_image,
-            publish=(
-                "git add " + " ".join(f"{path}/kustomization.yaml" for path in pinned),
-                f'git commit -m "deploy({env.name}): pin image digests"',
-                "git push",
-            ),
+            publish=publish,
             migrate=(),
             apply=manual,
             rollout=(f"argocd app wait {app} --sync --health --timeout 900",),

@@ -550,3 +550,12 @@ __all__ = [
     "sign_lines",
     "verify_lines",
 ]
+
+
+# The self-test's jobs on platforms that run each scanner in its own container (GitLab,
+# CircleCI): job name -> (scanner image, the self-test gates it must see fail).
+CONTAINER_SELFTEST_JOBS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "selftest-secrets": (GITLEAKS_IMAGE, ("secrets",)),
+    "selftest-sast": (SEMGREP_IMAGE, ("sast",)),
+    "selftest-dependencies": (ci.TRIVY_IMAGE, ("dependencies", "accepted-risks")),
+}

@@ -19,11 +19,7 @@ SAST_JOB = "security-scan-sast"
 SECRETS_JOB = "security-scan-secrets"
 SIGN_JOB = "package-sign"
 HISTORY_JOB = "secrets-history"
-SELFTEST_JOBS = {
-    "selftest-secrets": (sec.GITLEAKS_IMAGE, ("secrets",)),
-    "selftest-sast": (sec.SEMGREP_IMAGE, ("sast",)),
-    "selftest-dependencies": (ci.TRIVY_IMAGE, ("dependencies", "accepted-risks")),
-}
+SELFTEST_JOBS = sec.CONTAINER_SELFTEST_JOBS
 SCHEDULED = {"equal": ["scheduled_pipeline", "<< pipeline.trigger_source >>"]}
 TOOLS = {"gitleaks": "gitleaks", "semgrep": "semgrep", "trivy": "trivy", "awk": "awk"}
 OIDC_LINE = 'SIGSTORE_ID_TOKEN="$(circleci run oidc get --claims \'{"aud": "sigstore"}\')"; export SIGSTORE_ID_TOKEN'

@@ -19,11 +19,7 @@ SAST_JOB = "sast-semgrep"
 SECRETS_JOB = "secrets-gitleaks"
 SIGN_JOB = "package-sign"
 HISTORY_JOB = "secrets-history"
-SELFTEST_JOBS = {
-    "selftest-secrets": (sec.GITLEAKS_IMAGE, ("secrets",)),
-    "selftest-sast": (sec.SEMGREP_IMAGE, ("sast",)),
-    "selftest-dependencies": (ci.TRIVY_IMAGE, ("dependencies", "accepted-risks")),
-}
+SELFTEST_JOBS = sec.CONTAINER_SELFTEST_JOBS
 APK = "apk add --no-cache cosign syft"
 # The clone belongs to the runner's user; git refuses another owner's repository without this.
 SAFE_DIRECTORY = 'git config --global --add safe.directory "${PWD}"'
