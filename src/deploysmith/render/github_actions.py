@@ -75,18 +75,8 @@ BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 SARIF_FILE = "trivy-fs.sarif"
 READ_ONLY = "read-only access (get/list/watch on deployments, replicasets and pods)"
 
-TIMEOUTS = {
-    "changes": 5,
-    "build": 20,
-    "test": 30,
-    "security-scan": 20,
-    "package": 45,
-    "deploy": 45,
-    "deploy-gitops-manual": 60,
-    "integration-test": 10,
-    "approval": 5,
-    "verify": 35,  # rollout check, health probe, the error-budget bake, a rollback
-}
+# Minutes per job: the platforms' common table plus the change-detection job only GitHub has.
+TIMEOUTS = {"changes": 5, **ci.TIMEOUTS}
 
 # Tools installed in CI that no pinned action provides, from their registries on TOOLS_CHECKED.
 TOOLS_CHECKED = "2026-11-22"

@@ -519,6 +519,15 @@ class DeployCommands:
     rollback: tuple[str, ...]
 
 
+def publish_commands(env_name: str, pinned_files: list[str]) -> tuple[str, ...]:
+    """GitOps: commit the files the digests were pinned in; the controller deploys them."""
+    return (
+        "git add " + " ".join(pinned_files),
+        f'git commit -m "deploy({env_name}): pin image digests"',
+        "git push",
+    )
+
+
 def _digest_variable(image: str) -> str:
     return "DIGEST_" + re.sub(r"[^A-Za-z0-9]+", "_", image).upper().strip("_")
 
@@ -553,12 +562,7 @@ def deploy_commands(
         secret = secrets.bootstrap_command(plan, env)
     bootstrap = (f"kubectl apply -f {folder}/namespace.yaml", *((secret,) if keys else ()))
     deployments = [k8s.name(w) for w in plan.workloads]
-    # GitOps: commit the pinned overlay; the controller deploys it.
-    publish = (
-        "git add " + " ".join(f"{path}/kustomization.yaml" for path in pinned),
-        f'git commit -m "deploy({env.name}): pin image digests"',
-        "git push",
-    )
+    publish = publish_commands(env.name, [f"{path}/kustomization.yaml" for path in pinned])
     if flux.enabled(plan):
         kind = "helmrelease" if flux.helm(plan) else "kustomization"
         name = flux.app_name(plan, env)

@@ -313,7 +313,7 @@ def _gitops_commands(
         controller,
         bootstrap=deploy.bootstrap,
         set_image=tuple(pins),
-        publish=(f"git add {target}", *controller.publish[1:]),
+        publish=kustomize.publish_commands(env.name, [target]),
     )
 
 
