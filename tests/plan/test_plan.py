@@ -13,9 +13,9 @@ def test_pipeline_has_the_nine_stages_in_order_with_their_policies() -> None:
     plan = sample_plan("fastapi-postgres")
     assert [(s.id, s.needs, s.failure_policy, s.main_only) for s in plan.stages] == [
         ("build", (), "block", False),
-        ("test", ("build",), "block", False),
-        ("security-scan", ("build",), "block-on-severity", False),
-        ("package", ("test", "security-scan"), "block", True),
+        ("test", (), "block", False),
+        ("security-scan", (), "block-on-severity", False),
+        ("package", ("build", "test", "security-scan"), "block", True),
         ("deploy-staging", ("package",), "block", True),
         ("integration-test", ("deploy-staging",), "block", True),
         ("approval", ("integration-test",), "approval", True),

@@ -194,9 +194,11 @@ def test_monorepo_limits_merge_requests_to_changed_components() -> None:
     jobs = _jobs(yaml.safe_load(only(gitlab_ci, sample_plan("monorepo")).content))
     assert jobs["build-api"]["rules"][0]["changes"]["paths"] == ["services/api/**/*", ".gitlab-ci.yml"]
     assert jobs["test-web"]["rules"][0]["changes"]["paths"] == ["apps/web/**/*", ".gitlab-ci.yml"]
-    assert jobs["security-scan"]["needs"] == [
-        {"job": "build-web", "optional": True},
-        {"job": "build-api", "optional": True},
+    # Build, Test and Security Scan start at once; Package waits for every one of them.
+    assert jobs["security-scan"]["needs"] == []
+    assert jobs["test-api"]["needs"] == []
+    assert jobs["package"]["needs"] == [
+        "build-web", "build-api", "test-web", "test-api", "security-scan", "sast-semgrep", "secrets-gitleaks"
     ]
 
 

@@ -207,14 +207,19 @@ def test_structure_check_catches_a_missing_stage() -> None:
         parse(source + "}\n{")
 
 
-def test_monorepo_builds_in_parallel() -> None:
+def test_monorepo_builds_tests_and_scans_in_one_parallel_block() -> None:
     (pipeline,) = parse(only(jenkins, sample_plan("monorepo")).content).children
-    build = pipeline.block("stages").children[0]
-    assert build.head == "stage('Build')"
-    assert [c.head for c in build.block("parallel").children] == [
+    first, package = pipeline.block("stages").children[:2]
+    assert first.head == "stage('Build, Test and Security Scan')"
+    assert [c.head for c in first.block("parallel").children] == [
         "stage('Build (web)')",
         "stage('Build (api)')",
+        "stage('Test (web)')",
+        "stage('Test (api)')",
+        "stage('Security Scan')",
+        "stage('Security Scan (SAST)')",
     ]
+    assert package.head == "stage('Package')"
 
 
 _SCRIPT = re.compile(r"script: '''(.*?)\n'''\)", re.S)

@@ -148,17 +148,15 @@ def list_tags(repo: Path) -> list[TagRef]:
         if len(parts) != 6 or not parts[5].strip():
             continue
         ref, kind, obj, peeled_kind, peeled, created = parts
-        annotated = kind == "tag"
-        if annotated:
-            commit = peeled if peeled_kind == "commit" else None
-        else:
-            commit = obj if kind == "commit" else None
+        # An annotated tag points at a tag object; the commit is what it peels to.
+        target_kind, target = (peeled_kind, peeled) if kind == "tag" else (kind, obj)
+        commit = target if target_kind == "commit" else None
         tags.append(
             TagRef(
                 name=ref.removeprefix("refs/tags/"),
                 commit=commit,
                 created=datetime.fromtimestamp(int(created), UTC),
-                annotated=annotated,
+                annotated=kind == "tag",
             )
         )
     return tags

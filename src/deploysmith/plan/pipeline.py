@@ -36,13 +36,16 @@ def plan_stages(requirements: Requirements) -> tuple[Stage, ...]:
     )
     return (
         Stage(BUILD, "Build", (), "block",
-              "Blocks the pipeline: nothing later runs on code that does not build.", False),
-        Stage(TEST, "Test", (BUILD,), "block",
-              "Blocks the pipeline: a failing test stops the change before it is packaged.", False),
-        Stage(SECURITY_SCAN, "Security Scan", (BUILD,), "block-on-severity",
+              "Blocks the pipeline: nothing is packaged from code that does not build.", False),
+        Stage(TEST, "Test", (), "block",
+              "Blocks the pipeline: a failing test stops the change before it is packaged. It runs "
+              "beside Build (it compiles what it tests), so feedback takes the longer of the two, "
+              "not their sum.", False),
+        Stage(SECURITY_SCAN, "Security Scan", (), "block-on-severity",
               f"Blocks on findings of severity {FAIL_ON_DEFAULT} or critical (dependencies, secrets, "
-              "image); lower severities are reported, not blocking.", False),
-        Stage(PACKAGE, "Package", (TEST, SECURITY_SCAN), "block",
+              "image); lower severities are reported, not blocking. It reads the source, so it runs "
+              "beside Build and Test.", False),
+        Stage(PACKAGE, "Package", (BUILD, TEST, SECURITY_SCAN), "block",
               "Builds and pushes the image once; later stages deploy this exact digest "
               "(build once, promote the same artifact).", True),
         Stage(DEPLOY_STAGING, "Deploy Staging", (PACKAGE,), "block",

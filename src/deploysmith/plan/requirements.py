@@ -289,7 +289,8 @@ def _validate(name: str, value: Any, where: str) -> Any:
             return None
         if not _REGISTRY.match(value):
             raise DeploysmithError(
-                f"{where}: {value!r} is not a registry reference like ghcr.io/acme or 123.dkr.ecr.eu-west-1.amazonaws.com"
+                f"{where}: {value!r} is not a registry reference like ghcr.io/acme or "
+                "123.dkr.ecr.eu-west-1.amazonaws.com"
             )
         return value
     if name == "image":

@@ -3,7 +3,8 @@
 Stage → Azure stage (a `dependsOn` graph), and how each policy is enforced:
 
     Build, Test            block: a failed job stops the stages that depend on it; Cache@2
-                           keyed on the lock file; PublishTestResults@2 (JUnit)
+                           keyed on the lock file; PublishTestResults@2 (JUnit). Both start
+                           at once (with Security Scan); Package depends on all three
     Security Scan          block-on-severity: Trivy exits 1 on CRITICAL/HIGH
     Package                block: images pushed once (Docker@2 login through a service
                            connection); digests flow on as output variables; image scan blocks
@@ -170,14 +171,15 @@ def _stage(
 def _stages(ctx: ci.Context) -> list[Any]:
     result: list[Any] = [
         _stage(ctx, stages.BUILD, [_build_job(ctx, unit) for unit in ctx.units], []),
-        _stage(ctx, stages.TEST, [_test_job(ctx, unit) for unit in ctx.units], [STAGE_IDS[stages.BUILD]]),
-        # The scans read the source only: they start with the build, off its critical path.
+        # Test compiles what it tests and the scans read the source only: all three stages start
+        # at once, so the commit stage takes the longest of them, not their sum.
+        _stage(ctx, stages.TEST, [_test_job(ctx, unit) for unit in ctx.units], []),
         _stage(ctx, stages.SECURITY_SCAN, [_security_job(ctx), _sast_job(ctx)], []),
         _stage(
             ctx,
             stages.PACKAGE,
             [_package_job(ctx)],
-            [STAGE_IDS[stages.TEST], STAGE_IDS[stages.SECURITY_SCAN]],
+            [STAGE_IDS[stages.BUILD], STAGE_IDS[stages.TEST], STAGE_IDS[stages.SECURITY_SCAN]],
             variables=[{"group": REGISTRY_GROUP}] if _registry(ctx)[0] == "${IMAGE_PREFIX}" else None,
             note=_registry(ctx)[2],
         ),

@@ -3,7 +3,8 @@
 Stage → job in one workflow (a `requires` graph), and how each policy is enforced:
 
     Build, Test            block: a failed job stops every job that `requires` it; caches
-                           keyed on the lock file's checksum; `store_test_results`
+                           keyed on the lock file's checksum; `store_test_results`. Both
+                           start at once (with Security Scan); Package requires all three
     Security Scan          block-on-severity: Trivy exits 1 on CRITICAL/HIGH
     Package                block: images pushed once; digests travel in the workspace
     Deploy Staging         block: branch filter `main`, the staging context; a
@@ -587,19 +588,20 @@ def _verify_job(ctx: ci.Context, env: EnvironmentPlan) -> Commented:
 
 
 def _workflow(ctx: ci.Context) -> list[Any]:
-    jobs: list[Any] = []
-    for unit in ctx.units:
-        jobs.append(f"{stages.BUILD}{unit.suffix}")
-    for unit in ctx.units:
-        jobs.append({f"{stages.TEST}{unit.suffix}": {"requires": [f"{stages.BUILD}{unit.suffix}"]}})
-    jobs.append({stages.SECURITY_SCAN: {"requires": ctx.build_jobs()}})
-    jobs.append(security_circleci.SAST_JOB)
-    jobs.append({security_circleci.SECRETS_JOB: {"requires": ctx.build_jobs()}})
+    # Build, Test and the security gates read only the source: all start at once.
+    jobs: list[Any] = [
+        *ctx.build_jobs(),
+        *ctx.test_jobs(),
+        stages.SECURITY_SCAN,
+        security_circleci.SAST_JOB,
+        security_circleci.SECRETS_JOB,
+    ]
     jobs.append(
         comment(
             {
                 stages.PACKAGE: {
                     "requires": [
+                        *ctx.build_jobs(),
                         *ctx.test_jobs(),
                         stages.SECURITY_SCAN,
                         security_circleci.SAST_JOB,

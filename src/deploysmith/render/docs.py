@@ -4,6 +4,8 @@ the command that diagnoses it)."""
 
 from __future__ import annotations
 
+import json
+
 from deploysmith import __version__
 from deploysmith.describe import plan_markdown
 from deploysmith.model import EnvironmentPlan, Plan, RenderedFile, Workload
@@ -300,7 +302,10 @@ def _runbook(plan: Plan) -> str:
         for workload in migrations:
             down = _migration_down(workload)
             if down:
-                parts.append(f"To reverse the last migration of {workload.component.name} deliberately (data loss is possible):\n")
+                parts.append(
+                    f"To reverse the last migration of {workload.component.name} deliberately "
+                    "(data loss is possible):\n"
+                )
                 parts.append("```sh")
                 env = prod or plan.environments[0]
                 parts.append(
@@ -316,7 +321,8 @@ def _runbook(plan: Plan) -> str:
         name = workload.component.name
         parts.append(f"kubectl -n {env.namespace} rollout pause deployment/{name}    # stop a rollout midway")
         parts.append(f"kubectl -n {env.namespace} rollout resume deployment/{name}")
-        parts.append(f"kubectl -n {env.namespace} patch hpa {name} -p '{{\"spec\":{{\"minReplicas\":{env.max_replicas}}}}}'  # hold capacity")
+        hold = json.dumps({"spec": {"minReplicas": env.max_replicas}}, separators=(",", ":"))
+        parts.append(f"kubectl -n {env.namespace} patch hpa {name} -p '{hold}'  # hold capacity")
     parts.append("```")
     return "\n".join(parts) + "\n"
 
@@ -344,7 +350,8 @@ _COMMON_FAILURES: tuple[tuple[str, str, str, str], ...] = (
     ("Pods in `CrashLoopBackOff`",
      "the process exits at start: a missing env var or Secret key, a bad start command, or a crash",
      "kubectl -n {ns} logs deploy/{name} --previous",
-     "check the Secret has every key the Deployment references and that the app starts locally with `docker compose up`"),
+     "check the Secret has every key the Deployment references and that the app starts locally with "
+     "`docker compose up`"),
     ("Rollout never finishes (`rollout status` times out)",
      "new pods never become ready: the readiness probe fails, or there is no room to schedule them",
      "kubectl -n {ns} get pods -l app.kubernetes.io/name={app} -o wide && kubectl -n {ns} describe pod <pod>",
@@ -394,8 +401,10 @@ _STACK_FAILURES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
          "set ALLOWED_HOSTS (or the env var the settings read) to the ingress host"),
     ),
     "fastapi": (
-        ("`ModuleNotFoundError` at start", "the dependency is missing from the lock file or the app module path is wrong",
-         "kubectl -n {ns} logs deploy/{name} --previous", "add the dependency and rebuild; check the module in the start command"),
+        ("`ModuleNotFoundError` at start",
+         "the dependency is missing from the lock file or the app module path is wrong",
+         "kubectl -n {ns} logs deploy/{name} --previous",
+         "add the dependency and rebuild; check the module in the start command"),
     ),
     "spring-boot": (
         ("Slow start kills the pod", "the JVM starts slower than the startupProbe allows",

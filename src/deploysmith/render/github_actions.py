@@ -2,7 +2,8 @@
 
 Stage → job (in `needs` order), and how each failure policy maps onto GitHub:
 
-    Build, Test            block: a failing job stops everything that `needs` it
+    Build, Test            block: a failing job stops everything that `needs` it. Both start
+                           at once (with Security Scan); Package needs all three
     Security Scan          block-on-severity: Trivy exits 1 on CRITICAL/HIGH only; every
                            severity is reported to code scanning (SARIF)
     Package                block; pushes each image once, outputs its digest
@@ -366,14 +367,11 @@ def _test_job(ctx: _Context, unit: _Unit) -> Commented:
         note = (note + "\n" if note else "") + (
             f"No CI container for {', '.join(missing)}: tests that need it must start it themselves."
         )
-    needs = [f"{stages.BUILD}{unit.suffix}"]
-    if ctx.monorepo:
-        needs = ["changes", *needs]
     return _job(
         ctx,
         stages.TEST,
         name=_unit_name(ctx, "Test", unit),
-        needs=needs,
+        needs=["changes"] if ctx.monorepo else None,  # it compiles what it tests: Build runs beside it
         if_=_changed(ctx, unit),
         timeout=TIMEOUTS["test"],
         permissions={"contents": "read"},
@@ -387,16 +385,9 @@ def _test_job(ctx: _Context, unit: _Unit) -> Commented:
 
 def _security_job(ctx: _Context) -> Commented:
     steps: list[Any] = [_checkout(), *security_github.scan_steps(ctx)]
-    needs = ctx.build_jobs()
-    if_ = None
-    if ctx.monorepo:
-        # Builds of untouched components are skipped on pull requests; the scan runs anyway.
-        if_ = "!cancelled() && !contains(needs.*.result, 'failure')"
     return _job(
         ctx,
         stages.SECURITY_SCAN,
-        needs=needs,
-        if_=if_,
         timeout=TIMEOUTS["security-scan"],
         permissions={
             "contents": "read",
@@ -515,7 +506,7 @@ def _package_job(ctx: _Context) -> Commented:
     return _job(
         ctx,
         stages.PACKAGE,
-        needs=[*ctx.test_jobs(), stages.SECURITY_SCAN, security_github.SAST_JOB],
+        needs=[*ctx.build_jobs(), *ctx.test_jobs(), stages.SECURITY_SCAN, security_github.SAST_JOB],
         timeout=TIMEOUTS["package"],
         permissions={"contents": "read", "packages": "write", "id-token": "write"},
         outputs=outputs,

@@ -2,7 +2,8 @@
 
 Stage → job(s) (a `needs:` DAG over the `stages:` list), and how each policy is enforced:
 
-    Build, Test            block: a failed job skips every job that `needs` it; JUnit reports
+    Build, Test            block: a failed job skips every job that `needs` it; JUnit reports.
+                           Both start at once (with Security Scan); Package needs all three
     Security Scan          block-on-severity: Trivy exits 1 on CRITICAL/HIGH; CycloneDX report;
                            GitLab's SAST and Secret Detection templates report (non-blocking)
     Package                block: images pushed once, digests handed on as a dotenv report;
@@ -109,8 +110,7 @@ def _jobs(ctx: ci.Context) -> dict[str, Any]:
     for unit in ctx.units:
         jobs[f"{stages.TEST}{unit.suffix}"] = _test_job(ctx, unit)
     jobs[stages.SECURITY_SCAN] = _security_job(ctx)
-    security_needs: list[Any] = [{"job": j, "optional": True} if ctx.monorepo else j for j in ctx.build_jobs()]
-    jobs.update(security_gitlab.gate_jobs(ctx, security_needs))
+    jobs.update(security_gitlab.gate_jobs(ctx))
     jobs.update(security_gitlab.scheduled_jobs(ctx))
     jobs.update(backups.gitlab_jobs(ctx.plan))  # the weekly restore test of the backups
     jobs[stages.PACKAGE] = _package_job(ctx)
@@ -307,7 +307,7 @@ def _test_job(ctx: ci.Context, unit: ci.Unit) -> Commented:
         stages.TEST,
         image=toolchain.image,
         timeout=ci.TIMEOUTS["test"],
-        needs=[f"{stages.BUILD}{unit.suffix}"],
+        needs=[],
         rules=_changes_rules(ctx, unit),
         variables=variables or None,
         extra=extra,
@@ -323,13 +323,12 @@ def _test_job(ctx: ci.Context, unit: ci.Unit) -> Commented:
 
 
 def _security_job(ctx: ci.Context) -> Commented:
-    needs: list[Any] = [{"job": job, "optional": True} if ctx.monorepo else job for job in ctx.build_jobs()]
     return _job(
         ctx,
         stages.SECURITY_SCAN,
         image=_image(ci.TRIVY_IMAGE),
         timeout=ci.TIMEOUTS["security-scan"],
-        needs=needs,
+        needs=[],
         variables={"TRIVY_CACHE_DIR": ".cache/trivy", "TRIVY_NO_PROGRESS": "true"},
         extra={"cache": [{"key": "trivy-db", "paths": [".cache/trivy"]}]},
         script=[
@@ -394,7 +393,13 @@ def _package_job(ctx: ci.Context) -> Commented:
         stages.PACKAGE,
         image=ci.DOCKER_IMAGE,
         timeout=ci.TIMEOUTS["package"],
-        needs=[*ctx.test_jobs(), stages.SECURITY_SCAN, security_gitlab.SAST_JOB, security_gitlab.SECRETS_JOB],
+        needs=[
+            *ctx.build_jobs(),
+            *ctx.test_jobs(),
+            stages.SECURITY_SCAN,
+            security_gitlab.SAST_JOB,
+            security_gitlab.SECRETS_JOB,
+        ],
         variables={"DOCKER_TLS_CERTDIR": "/certs"},
         extra={"services": [ci.DIND_IMAGE]},
         script=[*login, ci.script(ci.pushed_refs_lines(ctx, prefix, "${CI_COMMIT_SHA}", REFS_FILE))],

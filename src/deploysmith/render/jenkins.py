@@ -4,8 +4,8 @@ Stage → declarative stage, and how each policy is enforced:
 
     Build, Test            block: a failed `sh` fails the stage and every later stage is
                            skipped; `junit` publishes the results; Job Cacher keyed on the lock
-    Security Scan          block-on-severity: Trivy exits 1 on CRITICAL/HIGH (in parallel
-                           with Test: both need only Build)
+    Security Scan          block-on-severity: Trivy exits 1 on CRITICAL/HIGH (one parallel
+                           block with Build and Test: none needs another's output)
     Package                block: images pushed once; digests kept in env.IMAGE_* for the
                            later stages (the same bytes go to staging and production)
     Deploy Staging         block: `when { branch 'main' }`; `post { failure }` undoes the rollout
@@ -173,24 +173,18 @@ def _stage(ctx: ci.Context, stage_id: str, name: str, body: list[Node], note: st
 
 
 def _stages(ctx: ci.Context) -> list[Node]:
-    result: list[Node] = []
-    builds = [_build_stage(ctx, unit) for unit in ctx.units]
-    if ctx.monorepo:
-        result.append(
-            Block("stage('Build')", [Block("parallel", list(builds))], "The components build in parallel.")
-        )
-    else:
-        result.extend(builds)
-    checks: list[Node] = [_test_stage(ctx, unit) for unit in ctx.units]
+    checks: list[Node] = [_build_stage(ctx, unit) for unit in ctx.units]
+    checks.extend(_test_stage(ctx, unit) for unit in ctx.units)
     checks.append(_security_stage(ctx))
     checks.append(_stage(ctx, stages.SECURITY_SCAN, "Security Scan (SAST)", security_jenkins.sast_stage_body(ctx)))
-    result.append(
+    result: list[Node] = [
         Block(
-            "stage('Test and Security Scan')",
+            "stage('Build, Test and Security Scan')",
             [Block("parallel", checks)],
-            "Both need only Build, so they run side by side; either failing stops the pipeline.",
+            "Each reads only the source (Test compiles what it tests), so they run side by side on their own "
+            "agents; any failing stops the pipeline before Package.",
         )
-    )
+    ]
     result.append(_package_stage(ctx))
     if ctx.preprod is not None:
         result.append(_signature_stage(ctx, ctx.preprod))
@@ -369,8 +363,8 @@ def _security_stage(ctx: ci.Context) -> Block:
         stages.SECURITY_SCAN,
         "Security Scan",
         security_jenkins.security_stage_body(ctx),
-        "Trivy and Gitleaks run as pinned images on a Docker agent (Semgrep beside them); every gate runs and the stage "
-        "fails if any blocked. Vulnerabilities with no fixed version are reported but do not block (accept "
+        "Trivy and Gitleaks run as pinned images on a Docker agent (Semgrep beside them); every gate runs and the "
+        "stage fails if any blocked. Vulnerabilities with no fixed version are reported but do not block (accept "
         f"them in {sec.TRIVYIGNORE} with a reason and an expiry). The reports are archived with the build.",
     )
 

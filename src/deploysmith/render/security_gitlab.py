@@ -33,8 +33,9 @@ def _image(name: str) -> dict[str, Any]:
     return {"name": name, "entrypoint": [""]}
 
 
-def gate_jobs(ctx: ci.Context, needs: list[Any]) -> dict[str, Commented]:
-    """Semgrep and Gitleaks: part of the Security Scan stage, both needed by Package."""
+def gate_jobs(ctx: ci.Context) -> dict[str, Commented]:
+    """Semgrep and Gitleaks: part of the Security Scan stage, both needed by Package. Both read
+    only the source, so they start at once."""
     fail_on = sec.level(ctx.plan.requirements)
     return {
         SAST_JOB: comment(
@@ -63,7 +64,7 @@ def gate_jobs(ctx: ci.Context, needs: list[Any]) -> dict[str, Commented]:
             {
                 "stage": "security-scan",
                 "image": _image(sec.GITLEAKS_IMAGE),
-                "needs": needs,
+                "needs": [],
                 "timeout": f"{ci.TIMEOUTS['security-scan']} minutes",
                 "script": [ci.script(sec.gitleaks_lines())],
                 "artifacts": {"when": "always", "expire_in": "30 days", "paths": [sec.GITLEAKS_REPORT]},

@@ -75,10 +75,8 @@ def start(ctx: ImageContext) -> StartCommand:
     program = parsed.argv[0]
     if program.startswith("/app/"):
         return parsed
-    if program in ("go", "./main", "main"):
-        binary = f"/app/{component.name}"
-    else:
-        binary = f"/app/{posixpath.basename(program)}"
+    named_after_component = program in ("go", "./main", "main")
+    binary = f"/app/{component.name}" if named_after_component else f"/app/{posixpath.basename(program)}"
     argv = (binary, *parsed.argv[1:]) if program != "go" else (binary,)
     return StartCommand(
         argv, parsed.env,
