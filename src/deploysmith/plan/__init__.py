@@ -119,8 +119,10 @@ def build_plan(stack: Stack, requirements: Requirements) -> Plan:
         )
     if requirements.gitops and not stack.git_remote:
         notes.append(
-            "GitOps needs the repository's URL for the Argo CD Applications; no git remote was found, "
-            "so deploy/gitops/ holds a placeholder repoURL to replace"
+            "GitOps needs the repository's URL for the "
+            + ("Flux GitRepository" if requirements.gitops_tool == "flux" else "Argo CD Applications")
+            + "; no git remote was found, "
+            "so deploy/gitops/ holds a placeholder repository URL to replace"
         )
     if stack.ci_platform and stack.ci_platform != requirements.ci:
         notes.append(f"the repository uses {stack.ci_platform} CI; this kit renders {requirements.ci}")
@@ -338,7 +340,9 @@ def _decisions(
         decisions.append(Decision("migrations", "none", "migrations disabled by the requirements"))
     decisions.append(Decision(
         "delivery", "gitops" if requirements.gitops else "imperative",
-        "CI commits the new image digest to the overlay and the cluster's GitOps controller applies it; "
+        "CI commits the new image digest to the environment's "
+        + ("values file" if requirements.packaging == "helm" else "overlay")
+        + " and the cluster's GitOps controller applies it; "
         "CI has no write access to the cluster (it reads rollout status with a short-lived token)"
         if requirements.gitops else
         {

@@ -29,10 +29,13 @@ def plan_stages(requirements: Requirements) -> tuple[Stage, ...]:
     has_staging = "staging" in requirements.environments
     has_prod = "prod" in requirements.environments
     staging_name = "staging" if has_staging else "the first environment"
+    settings = {"helm": "values file", "plain": "manifests"}.get(requirements.packaging, "overlay")
     deploy_how = (
-        "commits the image digest to the environment overlay; the GitOps controller syncs it"
+        f"commits the image digest to the environment's {settings}; the GitOps controller syncs it"
         if requirements.gitops
-        else "applies the overlay and waits for the rollout"
+        else "upgrades the Helm release and waits for the rollout"
+        if requirements.packaging == "helm"
+        else f"applies the {settings} and waits for the rollout"
     )
     return (
         Stage(BUILD, "Build", (), "block",

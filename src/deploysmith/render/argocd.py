@@ -155,12 +155,12 @@ def _project(plan: Plan, source: Any) -> dict[str, Any]:
             ),
             "clusterResourceWhitelist": comment(
                 [{"group": "", "kind": "Namespace"}],
-                "Each overlay manages its Namespace (Pod Security labels); no other cluster-scoped kind.",
+                "The environments' Namespaces (Pod Security labels); no other cluster-scoped kind.",
             ),
             "namespaceResourceWhitelist": comment(
                 [{"group": group, "kind": kind} for group, kind in namespaced_kinds(plan)],
-                "Exactly the kinds the overlays and deploy/monitoring contain; add a kind here when you\n"
-                "add one there.",
+                "Exactly the kinds the app's manifests and deploy/monitoring contain; add a kind here\n"
+                "when you add one there.",
             ),
             "orphanedResources": comment(
                 {"warn": True}, "Warn about objects in these namespaces that no Application manages."
@@ -267,7 +267,7 @@ def runbook_section(plan: Plan) -> str:
         how = "auto-sync" if env.auto_deploy else "manual sync"
         lines.append(f"argocd app get {application_name(plan, env)}   # {env.name}: {how}; sync and health status")
     lines.append(f"argocd app diff {app}   # what a sync would change")
-    lines.append(f"argocd app sync {app}   # apply {prod.name}'s overlay as committed (after the approval)")
+    lines.append(f"argocd app sync {app}   # apply {prod.name} as committed (after the approval)")
     lines.append(f"argocd app wait {app} --sync --health --timeout 900")
     lines.append("```\n")
     auto = [env for env in plan.environments if env.auto_deploy]
@@ -277,7 +277,9 @@ def runbook_section(plan: Plan) -> str:
     )
     lines.append("```sh")
     lines.append("git fetch origin main && git checkout main && git pull --ff-only")
-    lines.append(f"git log --oneline -- {overlay_dir(prod.name)}/kustomization.yaml   # find the deploy commit")
+    from deploysmith.render import packaging  # it imports this module's importers
+
+    lines.append(f"git log --oneline -- {packaging.pinned_file(plan, prod.name)}   # find the deploy commit")
     lines.append("git revert --no-edit <deploy commit>")
     lines.append("git push origin main")
     lines.append(f"argocd app sync {app}")

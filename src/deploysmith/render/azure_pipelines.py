@@ -670,7 +670,7 @@ def _deploy_stage(ctx: ci.Context, stage_id: str, env: EnvironmentPlan, depends_
         ]
         timeout = ci.TIMEOUTS["deploy" if env.auto_deploy else "deploy-gitops-manual"]
         note = (
-            "GitOps: the job commits the digests to the overlay and pushes with GITOPS_PUSH_TOKEN (a secret "
+            "GitOps: the job commits the pinned digests to Git and pushes with GITOPS_PUSH_TOKEN (a secret "
             f"variable of the `{_group(azure_env)}` group, mapped into that step only); `[skip ci]` keeps "
             "the "
             "push from starting a run. Argo CD applies it; the cluster identity only reads while it waits."

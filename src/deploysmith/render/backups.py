@@ -795,8 +795,11 @@ def _high_availability(plan: Plan) -> list[str]:
     if managed_database(plan):
         lines.append("- The managed database has a synchronous standby in a second zone in prod (Multi-AZ / "
                      "regional / zone-redundant); failover is automatic and keeps the address.")
-    lines.append("- Losing the cluster: recreate it, apply `deploy/overlays/prod` (or let GitOps sync), create the "
-                 "Secrets again from your secret store, and restore data as above.")
+    from deploysmith.render import packaging  # packaging's renderers import the kit modules
+
+    prod_name = prod.name if (prod := plan.environment("prod")) else plan.environments[-1].name
+    lines.append(f"- Losing the cluster: recreate it, deploy `{packaging.settings_path(plan, prod_name)}` again (or "
+                 "let GitOps sync), create the Secrets again from your secret store, and restore data as above.")
     lines.append("")
     return lines
 

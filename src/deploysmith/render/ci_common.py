@@ -827,9 +827,7 @@ def fs_scan_lines(trivy: str = "trivy") -> list[str]:
 def pinned_path(plan: Plan, env: EnvironmentPlan) -> str:
     """What GitOps delivery commits the digests into (the OVERLAY variable of deploy jobs):
     the overlay folder, or the environment's values file with Helm."""
-    if plan.requirements.packaging == "helm":
-        return helm.values_file(env.name)
-    return f"deploy/overlays/{env.name}"
+    return packaging.settings_path(plan, env.name)
 
 
 def commands(ctx: Context, env: EnvironmentPlan) -> kustomize.DeployCommands:
@@ -844,7 +842,10 @@ def deploy_lines(ctx: Context, env: EnvironmentPlan) -> list[str]:
     if targets.is_target(ctx.plan):  # Cloud Run, ECS, Fly.io, …: the target's own commands
         return targets.ci_deploy_lines(ctx.plan, env)
     deploy = commands(ctx, env)
-    pin = "# Pin this run's digests in the overlay (what passed the earlier stages is what runs)"
+    pin = (
+        f"# Pin this run's digests in the {packaging.settings_noun(ctx.plan)} (what passed the earlier stages "
+        "is what runs)"
+    )
     if not deploy.set_image:  # Helm: the digests are on its command line
         pin = "# Deploy this run's digests (what passed the earlier stages is what runs)"
     return [
@@ -1010,7 +1011,7 @@ def gitops_publish_lines(
     return [
         'git add "${OVERLAY}"',
         "if git diff --cached --quiet; then",
-        '  echo "The overlay already pins these images; nothing to commit."',
+        '  echo "These images are already pinned; nothing to commit."',
         "else",
         "  git commit --quiet --message \\",
         f'    "deploy(${{DEPLOY_TARGET}}): pin images built from {source_sha}{skip}"',

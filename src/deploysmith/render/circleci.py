@@ -461,7 +461,7 @@ def _deploy_job(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Comment
             )
         )
         note = (
-            "GitOps: commits the digests to the overlay and pushes with GITOPS_PUSH_TOKEN from the context; "
+            "GitOps: commits the pinned digests to Git and pushes with GITOPS_PUSH_TOKEN from the context; "
             "[skip ci] keeps the push from starting a pipeline. Argo CD applies it; the cluster identity "
             "only "
             "reads while it waits."

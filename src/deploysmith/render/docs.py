@@ -25,7 +25,14 @@ from deploysmith.render import (
 from deploysmith.render.common import DOCS_DIR, GITOPS_DIR, WORKFLOW_PATH, secret_name
 from deploysmith.render.github_actions import VERIFY_ENVIRONMENT
 from deploysmith.render.monitoring import MONITORING_DIR, MONITORING_DOC, runbook_triggers
-from deploysmith.render.packaging import deploy_commands, history_commands, kit_files
+from deploysmith.render.packaging import (
+    deploy_commands,
+    history_commands,
+    kit_files,
+    pinned_file,
+    settings_noun,
+    settings_path,
+)
 
 # CI platforms other than GitHub: each module names its pipeline file (PATH) and its one-time
 # setup (setup_steps); GitHub's is written out below.
@@ -137,9 +144,10 @@ def _deployment(plan: Plan) -> str:
         "with audience `kubernetes` (a structured authentication configuration, or `--oidc-issuer-url` "
         "and `--oidc-client-id` on the API server; managed clusters offer the same through their "
         "identity federation). Then bind each token subject to a role in its namespace only: "
-        f"`{subject}:staging` → `{staging.namespace if staging else '<staging namespace>'}` (apply the "
-        f"overlay), `{subject}:production` → `{prod.namespace if prod else '<prod namespace>'}` (apply "
-        f"the overlay), `{subject}:{VERIFY_ENVIRONMENT}` → `{prod.namespace if prod else '<prod namespace>'}` "
+        f"`{subject}:staging` → `{staging.namespace if staging else '<staging namespace>'}` (deploy the "
+        f"{settings_noun(plan)}), `{subject}:production` → `{prod.namespace if prod else '<prod namespace>'}` "
+        f"(deploy the {settings_noun(plan)}), `{subject}:{VERIFY_ENVIRONMENT}` → "
+        f"`{prod.namespace if prod else '<prod namespace>'}` "
         "(read and patch Deployments, for `rollout undo`).",
     ]
     setup += [
@@ -156,7 +164,7 @@ def _deployment(plan: Plan) -> str:
     ]
     if requirements.gitops:
         setup.append(
-            f"Install {gitops.controller(plan)} and apply `{GITOPS_DIR}/`: it watches the overlays and "
+            f"Install {gitops.controller(plan)} and apply `{GITOPS_DIR}/`: it watches `deploy/` and "
             "deploys what CI "
             + ("commits. CI needs `contents: write` only in the promote job." if platform is None else
                "commits. Only the deploy jobs get the push token.")
@@ -224,8 +232,9 @@ def _runbook(plan: Plan) -> str:
     if plan.requirements.gitops:
         parts.append(
             "Normal path: merge to `main`. CI builds and scans the image, commits its digest to "
-            "`deploy/overlays/<env>/kustomization.yaml`, and Argo CD syncs it (production waits for "
-            "the approval and a manual sync).\n"
+            f"`{pinned_file(plan, '<env>')}`, and {gitops.controller(plan)} deploys it (production's "
+            "commit waits for the approval"
+            + (" and then for a manual sync).\n" if gitops.tool(plan) == "argocd" else ").\n")
         )
     else:
         parts.append(
@@ -272,7 +281,7 @@ def _runbook(plan: Plan) -> str:
         parts.append(
             "With GitOps, Git must stay the truth: after an emergency `rollout undo`, revert the digest "
             "commit on `main` (`git revert <sha>` of the commit that changed "
-            "`deploy/overlays/<env>/kustomization.yaml`) so the controller does not re-apply the bad "
+            f"`{pinned_file(plan, '<env>')}`) so the controller does not re-apply the bad "
             "version."
             + (
                 " Argo CD's own `argocd app rollback` works only while auto-sync is off.\n"
@@ -363,7 +372,7 @@ _COMMON_FAILURES: tuple[tuple[str, str, str, str], ...] = (
     ("`OOMKilled` restarts",
      "the container exceeds its memory limit",
      "kubectl -n {ns} get pod <pod> -o jsonpath='{{.status.containerStatuses[0].lastState}}'",
-     "raise the limit in the overlay's patch, or lower the app's memory use"),
+     "raise the limit in {settings}, or lower the app's memory use"),
     ("Errors writing files (`Read-only file system`, `Permission denied`)",
      "the root filesystem is read-only and the app runs as a non-root user",
      "kubectl -n {ns} logs deploy/{name} | grep -iE 'read-only|permission'",
@@ -431,7 +440,13 @@ _STACK_FAILURES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
 def _troubleshooting(plan: Plan) -> str:
     env = plan.environment("prod") or plan.environments[-1]
     web = next((w for w in plan.workloads if w.component.kind in ("web", "static")), plan.workloads[0])
-    values = {"ns": env.namespace, "name": web.component.name, "app": plan.app_name, "secret": secret_name(plan)}
+    values = {
+        "ns": env.namespace,
+        "name": web.component.name,
+        "app": plan.app_name,
+        "secret": secret_name(plan),
+        "settings": f"the {settings_noun(plan)} `{settings_path(plan, env.name)}`",
+    }
     parts = [_banner("common failures of this stack and pipeline")]
     parts.append(f"# Troubleshooting {plan.app_name}\n")
     parts.append(
@@ -446,5 +461,5 @@ def _troubleshooting(plan: Plan) -> str:
         parts.append(f"## {symptom}\n")
         parts.append(f"Likely cause: {cause}.\n")
         parts.append("```sh\n" + diagnose.format(**values) + "\n```\n")
-        parts.append(f"Fix: {fix}.\n")
+        parts.append(f"Fix: {fix.format(**values)}.\n")
     return "\n".join(parts)

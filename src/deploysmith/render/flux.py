@@ -271,7 +271,7 @@ def environment(plan: Plan, env: EnvironmentPlan, previous: EnvironmentPlan | No
             [*entry["spec"].get("dependsOn", []), earlier],
             f"{env.name} is reconciled only while {previous.name} is Ready (one cluster runs every\n"
             f"environment; with a cluster per environment, delete the {previous.name} entry). The\n"
-            f"digests still reach {env.name} only through CI's commit to its overlay.",
+            f"digests still reach {env.name} only through CI's commit.",
         )
     if sops:
         for item in chain:
@@ -442,7 +442,9 @@ def runbook_section(plan: Plan) -> str:
     )
     lines.append("```sh")
     lines.append("git fetch origin main && git checkout main && git pull --ff-only")
-    lines.append(f"git log --oneline -- {overlay_dir(prod.name)}/kustomization.yaml   # find the deploy commit")
+    from deploysmith.render import packaging  # it imports this module's importers
+
+    lines.append(f"git log --oneline -- {packaging.pinned_file(plan, prod.name)}   # find the deploy commit")
     lines.append("git revert --no-edit <deploy commit>")
     lines.append("git push origin main")
     lines.append(f"flux reconcile {kind} {name} -n {FLUX_NAMESPACE} --with-source")

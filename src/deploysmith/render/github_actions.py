@@ -19,7 +19,7 @@ main. In a monorepo a `changes` job limits Build and Test to the components a pu
 request touches; a push to main builds, tests and deploys every component together.
 
 Imperative delivery uses `render.kustomize.deploy_commands`, so the workflow and the
-runbook run the same commands. GitOps delivery commits the digests to the overlay and
+runbook run the same commands. GitOps delivery commits the digests to Git and
 waits, read-only, for the controller to roll them out.
 """
 
@@ -34,7 +34,7 @@ from deploysmith.model import EnvironmentPlan, Plan, RenderedFile
 from deploysmith.plan import SERVICE_ENV
 from deploysmith.plan import pipeline as stages
 from deploysmith.plan.images import RUNTIMES
-from deploysmith.render import bake, compliance_ci, kustomize, notify, security_github, targets
+from deploysmith.render import bake, compliance_ci, kustomize, notify, packaging, security_github, targets
 from deploysmith.render import ci_common as ci
 from deploysmith.render import gitops as gitops_repo
 from deploysmith.render import security as security_gates
@@ -533,7 +533,7 @@ def _deploy_job(ctx: _Context, stage_id: str, env: EnvironmentPlan) -> Commented
         outputs = {"commit": _expr("steps.publish.outputs.commit")}
         timeout = TIMEOUTS["deploy" if env.auto_deploy else "deploy-gitops-manual"]
         note = (
-            "GitOps: this job commits the digests to the overlay and pushes (contents: write, the only job\n"
+            "GitOps: this job commits the pinned digests to Git and pushes (contents: write, the only job\n"
             "with it besides Verify's revert); the controller applies them. id-token: write only for a\n"
             "read-only look at the Deployments while waiting."
         )
@@ -769,9 +769,12 @@ def _image_env(ctx: _Context) -> dict[str, str]:
 
 def _set_image_step(ctx: _Context, env: EnvironmentPlan) -> Any:
     return comment(
-        {"name": "Pin this run's images in the overlay", "run": _script(list(_commands(ctx, env).set_image))},
-        "kustomize is preinstalled on GitHub's Ubuntu runners. The digest, not the tag, goes into the\n"
-        "overlay: what passed the earlier stages is exactly what runs.",
+        {
+            "name": f"Pin this run's images in the {packaging.settings_noun(ctx.plan)}",
+            "run": _script(list(_commands(ctx, env).set_image)),
+        },
+        "kustomize and kubectl are preinstalled on GitHub's Ubuntu runners. The digest, not the tag,\n"
+        "is pinned: what passed the earlier stages is exactly what runs.",
     )
 
 
@@ -796,7 +799,11 @@ def _imperative_deploy_steps(ctx: _Context, env: EnvironmentPlan) -> list[Any]:
             )
         )
     steps.append(
-        {"name": f"Apply the {env.name} overlay", "id": "apply", "run": _script(list(commands.apply))}
+        {
+            "name": packaging.apply_step_name(ctx.plan, env.name),
+            "id": "apply",
+            "run": _script(list(commands.apply)),
+        }
     )
     steps.append({"name": "Wait for the rollout", "id": "rollout", "run": _script(list(commands.rollout))})
     steps.append(
@@ -837,7 +844,7 @@ def _gitops_deploy_steps(ctx: _Context, env: EnvironmentPlan) -> list[Any]:
                         *(ci.gitops_pin_lines(ctx, env, GITHUB) if separate else []),
                         'git add "${OVERLAY}"',
                         "if git diff --cached --quiet; then",
-                        '  echo "The overlay already pins these images; nothing to commit."',
+                        '  echo "These images are already pinned; nothing to commit."',
                         "  exit 0",
                         "fi",
                         "git commit --quiet --message \\",
@@ -1279,8 +1286,9 @@ def _header(ctx: _Context) -> str:
         lines.append(f"  {VERIFY_ENVIRONMENT}: deployment branches: main, no reviewers (Verify's rollback).")
     if ctx.gitops:
         lines.append(
-            "GitOps: CI commits the digests to deploy/overlays/<env> and Argo CD applies them (bootstrap\n"
-            "once: kubectl apply -k deploy/gitops); CI's cluster identities only read, to wait and verify."
+            f"GitOps: CI commits the digests to {packaging.pinned_file(ctx.plan, '<env>')} and\n"
+            f"{gitops_repo.controller(ctx.plan)} applies them (bootstrap once: kubectl apply -k deploy/gitops); "
+            "CI's cluster\nidentities only read, to wait and verify."
         )
     others = [env.name for env in plan.environments if env is not ctx.preprod and env is not ctx.prod]
     if others:

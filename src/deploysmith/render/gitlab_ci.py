@@ -535,7 +535,7 @@ def _deploy_job(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Comment
         artifacts: dict[str, Any] | None = {"reports": {"dotenv": DEPLOY_FILE}}
         timeout = ci.TIMEOUTS["deploy" if env.auto_deploy else "deploy-gitops-manual"]
         note = (
-            "GitOps: the job commits the digests to the overlay and pushes with GITOPS_PUSH_TOKEN (a "
+            "GitOps: the job commits the pinned digests to Git and pushes with GITOPS_PUSH_TOKEN (a "
             "project access token with write_repository, a masked and protected variable); `-o ci.skip` "
             "keeps the push from starting a pipeline. Argo CD applies the commit; the job's cluster identity "
             "only reads (get/list/watch on deployments, replicasets and pods) while it waits. A failed "

@@ -529,7 +529,7 @@ def _deploy_stage(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Block
         ]
         timeout = ci.TIMEOUTS["deploy" if env.auto_deploy else "deploy-gitops-manual"]
         note = (
-            f"GitOps: commits the digests to the overlay and pushes with the `{GIT_CREDENTIALS}` credential "
+            f"GitOps: commits the pinned digests to Git and pushes with the `{GIT_CREDENTIALS}` credential "
             "(Git plugin binding); Argo CD applies them. The kubeconfig credential only needs to read."
         )
     else:

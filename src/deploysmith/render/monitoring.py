@@ -42,7 +42,7 @@ from deploysmith.plan.observability import (
     install_line,
     slo_of,
 )
-from deploysmith.render import bake, kustomize
+from deploysmith.render import bake, gitops, kustomize, packaging
 from deploysmith.render import kubernetes as k8s
 from deploysmith.render.common import DOCS_DIR, header
 from deploysmith.render.monitoring_dashboard import DEPLOY_TAG, dashboard_json
@@ -162,7 +162,8 @@ def _environment(plan: Plan, env: EnvironmentPlan, slo: Slo) -> list[RenderedFil
         "Needs the Prometheus Operator's CRDs (kube-prometheus-stack); apply after the app's namespace "
         "exists:\n"
         f"  kubectl apply -k {folder}\n"
-        f"Apart from deploy/overlays/{env.name} on purpose: the app deploys with or without monitoring\n"
+        f"Apart from {packaging.settings_path(plan, env.name)} on purpose: the app deploys with or without "
+        "monitoring\n"
         f"(see {MONITORING_DOC})"
     )
     files.append(RenderedFile(f"{folder}/kustomization.yaml", dump(kustomization, header(what))))
@@ -499,7 +500,7 @@ def _workload_alerts(plan: Plan, env: EnvironmentPlan, workload: Workload) -> li
                 False,
                 f"{name} in {ns} has run at its autoscaler's maximum for {HPA_FOR}",
                 f"The HorizontalPodAutoscaler cannot add replicas ({env.max_replicas} in {env.name}): raise "
-                f"maxReplicas in deploy/overlays/{env.name}/{name}.yaml or find what made the load grow.",
+                f"{packaging.max_replicas_field(plan, env.name, name)} or find what made the load grow.",
             )
         )
     return rules
@@ -793,12 +794,16 @@ def monitoring_markdown(plan: Plan) -> str:
     parts.append(f"kubectl -n {prod.namespace} get servicemonitor,probe,prometheusrule")
     parts.append("```\n")
     parts.append(
-        "These folders are not part of `deploy/overlays/<env>`: the monitoring kinds need the operator's "
+        f"These folders are not part of `{packaging.settings_path(plan, '<env>')}`: the monitoring kinds need "
+        "the operator's "
         "CRDs, and the app must deploy without them. "
         + (
-            "With GitOps, Argo CD syncs only the overlays: add an Application for each "
+            "With GitOps, Argo CD syncs only the app: add an Application for each "
             f"`{MONITORING_DIR}/<env>` folder (and allow the `monitoring.coreos.com` kinds ServiceMonitor, "
             "PrometheusRule and Probe in the AppProject), or apply them as above.\n"
+            if gitops.tool(plan) == "argocd"
+            else "With GitOps, Flux reconciles only the app: add a Kustomization for each "
+            f"`{MONITORING_DIR}/<env>` folder (dependsOn the app's), or apply them as above.\n"
             if plan.requirements.gitops
             else "CI does not apply them: monitoring changes with the objectives, not with each release.\n"
         )
@@ -941,8 +946,9 @@ def _alert_sections(plan: Plan, slo: Slo) -> list[str]:
         parts.append(
             f"Ticket. The autoscaler has run at maxReplicas ({prod.max_replicas} in {prod.name}) for "
             f"{HPA_FOR}: "
-            "no headroom is left, and latency alerts usually follow. Raise maxReplicas in the overlay, or "
-            "find what made the load grow.\n"
+            "no headroom is left, and latency alerts usually follow. Raise maxReplicas in the "
+            f"{packaging.settings_noun(plan)} (`{packaging.settings_path(plan, prod.name)}`), or find what made "
+            "the load grow.\n"
         )
     parts.append(
         "The pod and rollout alerts overlap kube-prometheus-stack's generic Kube* alerts on purpose: these "
@@ -1049,11 +1055,11 @@ def runbook_triggers(plan: Plan) -> str:
     env = _prod(plan)
     ns = env.namespace
     web = slis(plan, env)
-    gitops = plan.requirements.gitops
+    uses_gitops = plan.requirements.gitops
     parts = ["## Rollback triggers\n"]
     rows = ["| Trigger | How you see it | What rolls back |", "|---|---|---|"]
     automatic = "the Verify stage, at once" + (
-        " (git revert of the digest commit)" if gitops else " (rollout undo)"
+        " (git revert of the digest commit)" if uses_gitops else " (rollout undo)"
     )
     if plan.environment("prod") is not None:
         rows.append(
@@ -1116,13 +1122,14 @@ def runbook_triggers(plan: Plan) -> str:
         f"({env.name}; the same with another namespace elsewhere):\n"
     )
     parts.append("```sh")
-    parts.extend(kustomize.deploy_commands(plan, env.name).rollback)
+    parts.extend(packaging.deploy_commands(plan, env.name).rollback)
     parts.append("```\n")
-    if gitops:
+    if uses_gitops:
         parts.append(
             "`DEPLOY_COMMIT` is the digest commit of the bad release (`git log -- "
-            f"deploy/overlays/{env.name}/kustomization.yaml`). A `kubectl rollout undo` alone is undone by "
-            "Argo CD's self-heal (dev and staging) or shows as drift (prod).\n"
+            f"{packaging.pinned_file(plan, env.name)}`). A rollback in the cluster alone is undone by "
+            f"{gitops.controller(plan)} at its next sync (or shows as drift where it does not sync "
+            "automatically): the revert in Git is what lasts.\n"
         )
     parts.append("Confirm it worked:\n")
     parts.append("```sh")
@@ -1145,7 +1152,7 @@ def runbook_triggers(plan: Plan) -> str:
         + (
             "the revert commit is on `main` and is now the truth; fix the change on a branch and merge it "
             "with the revert reverted, so the next deploy carries the fix."
-            if gitops
+            if uses_gitops
             else "`main` still holds the bad change, and the next push to `main` deploys it again. Revert it "
             "(`git revert <sha>` and a pull request) or merge the fix before anything else."
         )
