@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from deploysmith.model import Component, EnvironmentPlan, Image, Plan, Stage
 from deploysmith.plan import pipeline as stages
@@ -195,6 +195,16 @@ class Context:
 
     def build_jobs(self) -> list[str]:
         return [f"{stages.BUILD}{unit.suffix}" for unit in self.units]
+
+    def package_jobs(self) -> list[str]:
+        """One Package job per image, so a monorepo's images build side by side (`package` when
+        there is one image)."""
+        return [f"{stages.PACKAGE}{unit.suffix}" for unit in self.units]
+
+    def for_unit(self, unit: Unit) -> Context:
+        """This context narrowed to one unit and its image: the per-image Package job renders
+        with the same functions as the whole pipeline, which loop over `images`."""
+        return replace(self, units=(unit,), images=(unit.image,))
 
     def test_jobs(self) -> list[str]:
         return [f"{stages.TEST}{unit.suffix}" for unit in self.units]
