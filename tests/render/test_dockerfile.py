@@ -217,6 +217,20 @@ EXTRA_STACKS: dict[str, Stack] = {
             dependency_files=("package.json", "pnpm-lock.yaml"),
         ),
     ),
+    # A queue worker with an image of its own: no port, so no health command to run.
+    "python-worker": _stack(
+        "python-worker",
+        Component(
+            name="jobs",
+            path=".",
+            kind="worker",
+            language="python",
+            language_version="3.13",
+            package_manager="pip",
+            start_command="python -m jobs",
+            dependency_files=("requirements.txt",),
+        ),
+    ),
     "static-html": _stack(
         "static-html",
         Component(name="site", path="site", kind="static", language="html"),

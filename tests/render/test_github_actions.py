@@ -249,7 +249,7 @@ def _steps(workflow: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 def _stage_of(job_id: str) -> str | None:
     if job_id in STAGE_ORDER:
         return job_id
-    for stage in ("build", "test"):
+    for stage in ("build", "test", "package"):
         if job_id.startswith(stage + "-"):
             return stage
     return None
@@ -429,14 +429,7 @@ def test_deploysmith_audit_finds_nothing() -> None:
     for case in GOLDEN_CASES:
         findings = verify(github_actions.render(_plan(case)))
         rules = [finding.rule for finding in findings]
-        if case.startswith("polyglot"):
-            # Known gap: the Package job builds, scans, SBOMs and signs the images one after
-            # another (eleven for this synthetic stack), so the commit stage exceeds the
-            # 10-minute budget. A matrix per image is the fix; until then the finding is
-            # expected, and only this one.
-            assert rules == ["DS-PIPE-006"], [finding.to_json() for finding in findings]
-        else:
-            assert findings == (), [finding.to_json() for finding in findings]
+        assert rules == [], [finding.to_json() for finding in findings]
 
 
 # -- properties --------------------------------------------------------------------------
@@ -485,7 +478,7 @@ def test_permissions_are_minimal(case: str, workflow: dict[str, Any]) -> None:
         writes = {scope for scope, level in permissions.items() if level == "write"}
         assert set(permissions.values()) <= {"read", "write"}
         allowed: set[str] = set()
-        if job_id == "package":
+        if _stage_of(job_id) == "package":
             allowed = {"packages", "id-token"}  # id-token: Cosign's keyless signature
         elif job_id in ("security-scan", "sast"):
             allowed = {"security-events"}
@@ -521,7 +514,8 @@ def test_stages_are_chained_in_order(case: str, workflow: dict[str, Any]) -> Non
             by_stage.setdefault(stage, []).append(job_id)
     present = [stage for stage in STAGE_ORDER if stage in by_stage]
     # Every stage's jobs depend, through `needs`, on every job of every earlier stage, but Build,
-    # Test and Security Scan, which all read only the source, start side by side.
+    # Test and Security Scan, which all read only the source, start side by side, and each image's
+    # Package job waits only for its own component's Build and Test.
     side_by_side = {"build", "test", "security-scan"}
     for index, stage in enumerate(present):
         for job_id in by_stage[stage]:
@@ -530,7 +524,10 @@ def test_stages_are_chained_in_order(case: str, workflow: dict[str, Any]) -> Non
                 if stage in side_by_side and earlier in side_by_side:
                     assert not set(by_stage[earlier]) & closure, f"{case}: {job_id} waits for {earlier}"
                     continue
-                assert set(by_stage[earlier]) <= closure, f"{case}: {job_id} does not wait for {earlier}"
+                wanted = set(by_stage[earlier])
+                if stage == "package" and earlier in ("build", "test") and job_id != "package":
+                    wanted = {earlier + job_id[len("package") :]}
+                assert wanted <= closure, f"{case}: {job_id} does not wait for {earlier}"
 
 
 @pytest.mark.parametrize("name", sorted(STACKS))
@@ -612,21 +609,33 @@ def test_without_a_preproduction_environment_approval_follows_package() -> None:
     assert jobs["approval"]["needs"] == ["package"]
 
 
-def test_package_pushes_each_image_by_digest() -> None:
+def test_package_pushes_each_image_by_digest_in_a_job_of_its_own() -> None:
     jobs = _workflow(sample_plan("monorepo"))["jobs"]
-    package = jobs["package"]
-    assert set(package["outputs"]) == {"image-api", "image-web"}
-    builds = [s for s in package["steps"] if s.get("uses", "").startswith("docker/build-push-action@")]
-    assert [s["with"]["context"] for s in builds] == ["apps/web", "services/api"]
-    for step in builds:
-        assert step["with"]["push"] is True
-        assert step["with"]["tags"].endswith(":${{ github.sha }}")
-        assert step["with"]["cache-from"].startswith("type=gha")
-        assert step["with"]["sbom"] is True and step["with"]["provenance"] == "mode=max"
-    refs = next(s for s in package["steps"] if s.get("id") == "refs")
-    assert '"api=${PREFIX}/api@${DIGEST_API}"' in refs["run"]
-    deploy = jobs["deploy-prod"]
-    assert deploy["env"]["IMAGE_API"] == "${{ needs.package.outputs.image-api }}"
+    assert "package" not in jobs
+    for unit, context in (("web", "apps/web"), ("api", "services/api")):
+        package = jobs[f"package-{unit}"]
+        assert package["name"] == f"Package ({unit})"
+        # Only its own component's Build and Test, and the repository-wide scans.
+        assert package["needs"] == [f"build-{unit}", f"test-{unit}", "security-scan", "sast"]
+        assert set(package["outputs"]) == {f"image-{unit}"}
+        (build,) = [s for s in package["steps"] if s.get("uses", "").startswith("docker/build-push-action@")]
+        assert build["with"]["context"] == context
+        assert build["with"]["push"] is True
+        assert build["with"]["tags"].endswith(":${{ github.sha }}")
+        assert build["with"]["cache-from"].startswith("type=gha")
+        assert build["with"]["sbom"] is True and build["with"]["provenance"] == "mode=max"
+        refs = next(s for s in package["steps"] if s.get("id") == "refs")
+        assert f'"{unit}=${{PREFIX}}/{unit}@${{DIGEST_{unit.upper()}}}"' in refs["run"]
+    for job_id in ("deploy-staging", "approval", "deploy-prod", "verify"):
+        assert {"package-web", "package-api"} <= set(jobs[job_id]["needs"]), job_id
+        assert jobs[job_id]["env"]["IMAGE_API"] == "${{ needs.package-api.outputs.image-api }}", job_id
+        assert jobs[job_id]["env"]["IMAGE_WEB"] == "${{ needs.package-web.outputs.image-web }}", job_id
+
+
+def test_one_image_keeps_one_package_job() -> None:
+    jobs = _workflow(sample_plan("django-celery"))["jobs"]
+    assert [job_id for job_id in jobs if job_id.startswith("package")] == ["package"]
+    assert jobs["deploy-prod"]["env"]["IMAGE_DJANGO_CELERY"] == "${{ needs.package.outputs.image-django-celery }}"
 
 
 def test_security_scan_blocks_on_critical_and_high_and_uploads_sarif() -> None:
@@ -700,7 +709,7 @@ def test_monorepo_builds_and_tests_only_changed_components_on_pull_requests() ->
         assert jobs[f"test-{unit}"]["if"] == f"needs.changes.outputs.{unit} == 'true'"
     assert jobs[f"test-{unit}"]["needs"] == ["changes"]  # not the build: the two run side by side
     assert "needs" not in jobs["security-scan"] and "if" not in jobs["security-scan"]
-    assert jobs["package"]["needs"] == ["build-web", "build-api", "test-web", "test-api", "security-scan", "sast"]
+    assert jobs["package-api"]["needs"] == ["build-api", "test-api", "security-scan", "sast"]
 
 
 def test_imperative_deploy_uses_oidc_and_undoes_a_failed_rollout() -> None:

@@ -179,15 +179,12 @@ def github(ctx: ci.Context, jobs: dict[str, Any]) -> None:
         + gh._expr("needs.verify.result"),
         "APPROVER": gh._expr("needs.deploy-prod.outputs.approver"),
         "CHANGE_TICKET": gh._expr("needs.deploy-prod.outputs.ticket"),
-        **{
-            ci.image_var(image.name): gh._expr(f"needs.package.outputs.image-{ci.slug(image.name)}")
-            for image in ctx.images
-        },
+        **gh._image_env(ctx),
     }
     jobs[RECORD_JOB] = comment(
         {
             "name": "Release record",
-            "needs": [stages.PACKAGE, stages.DEPLOY_PROD, stages.VERIFY],
+            "needs": [*ctx.package_jobs(), stages.DEPLOY_PROD, stages.VERIFY],
             "if": "always() && needs.deploy-prod.result != 'skipped' && " + gh.ON_MAIN_PUSH,
             "runs-on": gh.RUNNER,
             "timeout-minutes": 5,
@@ -256,7 +253,7 @@ def gitlab(ctx: ci.Context, jobs: dict[str, Any], record_stage: str) -> None:
         {
             "stage": record_stage,
             "image": {"name": ci.DEPLOY_IMAGE, "entrypoint": [""]},
-            "needs": [stages.PACKAGE, stages.APPROVAL, stages.DEPLOY_PROD, stages.VERIFY],
+            "needs": [*ctx.package_jobs(), stages.APPROVAL, stages.DEPLOY_PROD, stages.VERIFY],
             "rules": [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", "when": "always"}],
             "timeout": "5 minutes",
             "variables": {

@@ -163,12 +163,13 @@ def _jobs(ctx: _Context) -> dict[str, Any]:
     jobs[stages.SECURITY_SCAN] = _security_job(ctx)
     jobs[security_github.SAST_JOB] = security_github.sast_job(ctx, RUNNER, _checkout())
     jobs["dependency-review"] = security_github.dependency_review_job(ctx, RUNNER)
-    jobs[stages.PACKAGE] = _package_job(ctx)
-    approval_needs = [stages.PACKAGE]
+    for unit, job_id in zip(ctx.units, ctx.package_jobs(), strict=True):
+        jobs[job_id] = _package_job(ctx, unit)
+    approval_needs = ctx.package_jobs()
     if ctx.preprod is not None:
         jobs[stages.DEPLOY_STAGING] = _deploy_job(ctx, stages.DEPLOY_STAGING, ctx.preprod)
         jobs[stages.INTEGRATION_TEST] = _integration_job(ctx, ctx.preprod)
-        approval_needs = [stages.INTEGRATION_TEST, stages.PACKAGE]
+        approval_needs = [stages.INTEGRATION_TEST, *ctx.package_jobs()]
     if ctx.prod is not None:
         jobs[stages.APPROVAL] = _approval_job(ctx, approval_needs)
         jobs[stages.DEPLOY_PROD] = _deploy_job(ctx, stages.DEPLOY_PROD, ctx.prod)
@@ -400,7 +401,10 @@ def _security_job(ctx: _Context) -> Commented:
     )
 
 
-def _package_job(ctx: _Context) -> Commented:
+def _package_job(whole: _Context, unit: _Unit) -> Commented:
+    """Build, push, scan, SBOM and sign one unit's image. A monorepo gets one such job per image,
+    so the images build side by side, each after its own Build and Test."""
+    ctx = whole.for_unit(unit)
     plan = ctx.plan
     registry, prefix_literal = _registry(plan)
     if prefix_literal is None:
@@ -506,6 +510,7 @@ def _package_job(ctx: _Context) -> Commented:
     return _job(
         ctx,
         stages.PACKAGE,
+        name=_unit_name(whole, "Package", unit),
         needs=[*ctx.build_jobs(), *ctx.test_jobs(), stages.SECURITY_SCAN, security_github.SAST_JOB],
         timeout=TIMEOUTS["package"],
         permissions={"contents": "read", "packages": "write", "id-token": "write"},
@@ -516,14 +521,14 @@ def _package_job(ctx: _Context) -> Commented:
                 ctx, {image.name: _expr(f"steps.refs.outputs.{_slug(image.name)}") for image in ctx.images}
             ),
         ],
-        note="id-token: write only for Cosign's keyless signature (the only job that signs).",
+        note="id-token: write only for Cosign's keyless signature (only Package jobs sign).",
     )
 
 
 def _deploy_job(ctx: _Context, stage_id: str, env: EnvironmentPlan) -> Commented:
     prod = stage_id == stages.DEPLOY_PROD
     github_env = _github_environment(env)
-    needs = [stages.APPROVAL, stages.PACKAGE] if prod else [stages.PACKAGE]
+    needs = [stages.APPROVAL, *ctx.package_jobs()] if prod else ctx.package_jobs()
     job_env = _deploy_env(ctx, env)
     outputs = None
     if ctx.gitops:
@@ -706,7 +711,7 @@ def _verify_job(ctx: _Context, env: EnvironmentPlan) -> Commented:
     return _job(
         ctx,
         stages.VERIFY,
-        needs=[stages.DEPLOY_PROD, stages.PACKAGE],
+        needs=[stages.DEPLOY_PROD, *ctx.package_jobs()],
         timeout=TIMEOUTS["verify"],
         permissions=permissions,
         environment={"name": VERIFY_ENVIRONMENT, "deployment": False},
@@ -761,9 +766,10 @@ def _deploy_env(ctx: _Context, env: EnvironmentPlan) -> dict[str, str]:
 
 
 def _image_env(ctx: _Context) -> dict[str, str]:
+    """Each image's reference, from the Package job that pushed it."""
     return {
-        _image_var(image.name): _expr(f"needs.package.outputs.image-{_slug(image.name)}")
-        for image in ctx.images
+        _image_var(unit.image.name): _expr(f"needs.{job_id}.outputs.image-{_slug(unit.image.name)}")
+        for unit, job_id in zip(ctx.units, ctx.package_jobs(), strict=True)
     }
 
 

@@ -183,6 +183,14 @@ class Writer:
     def exec_form(self, instruction: str, argv: tuple[str, ...] | list[str]) -> None:
         self.line(f"{instruction} {json.dumps(list(argv))}")
 
+    def no_healthcheck(self) -> None:
+        """For a process that serves no port: say so, instead of leaving docker to guess."""
+        self.comment(
+            "No health command: this process serves no port to ask. Docker and Kubernetes watch the process "
+            "itself (an exit restarts it)."
+        )
+        self.line("HEALTHCHECK NONE")
+
     def healthcheck(self, argv: tuple[str, ...], start_period: str = "30s") -> None:
         self.line(f"HEALTHCHECK --interval=30s --timeout=5s --start-period={start_period} --retries=3 \\")
         self.line(f"    CMD {json.dumps(list(argv))}")

@@ -156,6 +156,7 @@ def _healthcheck(ctx: ImageContext, out: Writer) -> None:
     elif probe.kind == "tcp" and probe.port:
         argv = ("bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{probe.port}")
     else:
+        out.no_healthcheck()
         return
     out.comment(
         "For docker and compose (curl ships in the Temurin images); Kubernetes ignores HEALTHCHECK "

@@ -252,6 +252,7 @@ def _healthcheck(ctx: ImageContext, out: Writer) -> None:
             ".on('connect', () => process.exit(0)).on('error', () => process.exit(1))"
         )
     else:
+        out.no_healthcheck()
         return
     out.comment(HEALTHCHECK_NOTE)
     out.healthcheck(("node", "-e", code))

@@ -206,8 +206,13 @@ def _runtime(ctx: ImageContext, out: Writer) -> None:
     note = worker_note(ctx)
     write_cmd(
         out, start,
-        "The server itself is PID 1 (exec form, no shell) and handles SIGTERM by finishing "
-        "in-flight requests." + (f" {note}" if note else ""),
+        (
+            "The server itself is PID 1 (exec form, no shell) and handles SIGTERM by finishing "
+            "in-flight requests."
+            if ctx.port
+            else "The worker itself is PID 1 (exec form, no shell), so SIGTERM reaches it directly."
+        )
+        + (f" {note}" if note else ""),
     )
 
 
@@ -219,6 +224,7 @@ def _healthcheck(ctx: ImageContext, out: Writer) -> None:
     elif probe.kind == "tcp" and probe.port:
         code = f"import socket; socket.create_connection(('127.0.0.1', {probe.port}), timeout=4).close()"
     else:
+        out.no_healthcheck()
         return
     out.comment(HEALTHCHECK_NOTE)
     out.healthcheck(("python", "-c", code))

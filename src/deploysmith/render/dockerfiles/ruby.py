@@ -143,6 +143,7 @@ def _healthcheck(ctx: ImageContext, out: Writer) -> None:
     elif probe.kind == "tcp" and probe.port:
         argv = ("ruby", "-rsocket", "-e", f"TCPSocket.new('127.0.0.1', {probe.port}).close")
     else:
+        out.no_healthcheck()
         return
     out.comment(HEALTHCHECK_NOTE)
     out.healthcheck(argv)
