@@ -97,7 +97,11 @@ def test_services(case: str) -> None:
         assert f" AS {build['target']}\n" in rendered[image.dockerfile]
         if component.kind == "worker":
             assert "ports" not in service
-            assert service["healthcheck"] == {"disable": True}
+            if image.components[0] == component.name:  # its own image says HEALTHCHECK NONE
+                assert "healthcheck" not in service
+                assert "\nHEALTHCHECK NONE\n" in rendered[image.dockerfile]
+            else:  # the web image's HEALTHCHECK probes a port the worker does not serve
+                assert service["healthcheck"] == {"disable": True}
             if component.start_command:
                 assert service["command"][0] in component.start_command
         elif workload.container_port:

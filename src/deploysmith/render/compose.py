@@ -299,7 +299,7 @@ def _app_service(
     depends = _depends(ctx, workload, backing, migrate)
     if depends:
         service["depends_on"] = depends
-    if worker:
+    if worker and not lead:  # a worker with an image of its own says HEALTHCHECK NONE in it
         service["healthcheck"] = _note(
             {"disable": True}, "The image's HEALTHCHECK probes the web port, which a worker does not serve."
         )
