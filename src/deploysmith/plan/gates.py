@@ -92,8 +92,8 @@ MECHANISMS: dict[str, dict[str, str]] = {
         "test": "a failed job stops every job that `requires` it; `store_test_results` publishes the results",
         "security-scan": "Trivy, Semgrep and Gitleaks jobs exit 1 at the fail_on level; Package `requires` "
         "them",
-        "package": "pushes each image once; digests flow on through the workspace; `package-scan` blocks, "
-        "`package-sign` signs and attests (keyless OIDC)",
+        "package": "pushes each image once (one job per image in a monorepo); digests flow on through the "
+        "workspace; each `package-sign` job scans (blocking), signs and attests (keyless OIDC)",
         "deploy-staging": "branch filter `main`, the staging context; a `when: on_fail` step undoes a failed "
         "rollout",
         "integration-test": "a failed smoke job never lets the approval job start",

@@ -6,7 +6,9 @@ Stage → job in one workflow (a `requires` graph), and how each policy is enfor
                            keyed on the lock file's checksum; `store_test_results`. Both
                            start at once (with Security Scan); Package requires all three
     Security Scan          block-on-severity: Trivy exits 1 on CRITICAL/HIGH
-    Package                block: images pushed once; digests travel in the workspace
+    Package                block: images pushed once; digests travel in the workspace. A
+                           monorepo gets one package-<image> job per image (and one
+                           package-sign-<image> after each): the images build side by side
     Deploy Staging         block: branch filter `main`, the staging context; a
                            `when: on_fail` step undoes a rollout that did not become ready
     Integration Test       block: smoke checks through the ingress
@@ -41,7 +43,7 @@ PATH = ".circleci/config.yml"
 PLATFORM = "circleci"
 CACHE_ROOT = "/tmp/ci-cache"
 WORKSPACE = "/tmp/workspace"
-REFS_FILE = "image-refs.env"
+REFS_FILE = "image-refs.env"  # package-<image> jobs write image-refs-<image>.env (_refs_file)
 COMMIT_FILE = "deploy-commit.env"
 KUBE_DIR = "/tmp/kube"
 KUBECONFIG = f"{KUBE_DIR}/config"
@@ -97,6 +99,12 @@ def _run(
     return {"run": step}
 
 
+def _refs_file(unit: ci.Unit) -> str:
+    """The workspace file of one image's references: concurrent jobs may not persist the same
+    file name (attaching the workspace then fails), so each package-<image> job writes its own."""
+    return REFS_FILE.removesuffix(".env") + unit.suffix + ".env"
+
+
 # -- reusable commands ----------------------------------------------------------------------------
 
 
@@ -131,10 +139,14 @@ def _commands(ctx: ci.Context) -> dict[str, Any]:
             ),
         ),
         "load-images": {
-            "description": "The image references Package pushed, from the workspace.",
+            "description": (
+                "The image references the Package jobs pushed (one file per image), from the workspace."
+                if ctx.monorepo
+                else "The image references Package pushed, from the workspace."
+            ),
             "steps": [
                 {"attach_workspace": {"at": WORKSPACE}},
-                _run("Load the image references", [f'cat "{WORKSPACE}/{REFS_FILE}" >> "${{BASH_ENV}}"'], 1),
+                _run("Load the image references", _load_lines(ctx), 1),
             ],
         },
     }
@@ -144,6 +156,14 @@ def _commands(ctx: ci.Context) -> dict[str, Any]:
             "steps": [_run("Undo this run's rollout", ci.undo_lines(ctx), 15, when="on_fail")],
         }
     return commands
+
+
+def _load_lines(ctx: ci.Context) -> list[str]:
+    # Every image's file by name, not a glob: a missing one fails the step instead of deploying less.
+    files = [f'"{WORKSPACE}/{_refs_file(unit)}"' for unit in ctx.units]
+    if len(files) == 1:
+        return [f'cat {files[0]} >> "${{BASH_ENV}}"']
+    return ["cat \\", *(f"  {name} \\" for name in files), '  >> "${BASH_ENV}"']
 
 
 # -- jobs ----------------------------------------------------------------------------------------
@@ -165,8 +185,12 @@ def _jobs(ctx: ci.Context) -> dict[str, Any]:
         jobs[f"{stages.TEST}{unit.suffix}"] = _test_job(ctx, unit)
     jobs[stages.SECURITY_SCAN] = _security_job(ctx)
     jobs.update(security_circleci.gate_jobs(ctx))
-    jobs[stages.PACKAGE] = _package_job(ctx)
-    jobs.update(security_circleci.image_jobs(ctx, WORKSPACE, REFS_FILE, _registry_host(ctx)))
+    # One Package job per image, each followed by its own scan-and-sign job: the images build,
+    # scan and sign side by side, so the commit stage lasts as long as the slowest image, not
+    # the sum of them all.
+    for unit, package in zip(ctx.units, ctx.package_jobs(), strict=True):
+        jobs[package] = _package_job(ctx, unit)
+        jobs.update(security_circleci.image_jobs(ctx, unit, WORKSPACE, _refs_file(unit), _registry_host(ctx)))
     if ctx.preprod is not None:
         jobs[stages.DEPLOY_STAGING] = _deploy_job(ctx, stages.DEPLOY_STAGING, ctx.preprod)
         jobs[stages.INTEGRATION_TEST] = _integration_job(ctx, ctx.preprod)
@@ -355,8 +379,10 @@ def _registry_host(ctx: ci.Context) -> str:
     return "${IMAGE_PREFIX%%/*}" if prefix.startswith("$") else prefix.split("/", 1)[0]
 
 
-def _package_job(ctx: ci.Context) -> Commented:
+def _package_job(ctx: ci.Context, unit: ci.Unit) -> Commented:
     minutes = ci.TIMEOUTS["package"]
+    refs_file = _refs_file(unit)
+    sign_job = security_circleci.sign_job(unit)
     prefix, where = _registry(ctx)
     host = "${IMAGE_PREFIX%%/*}" if prefix.startswith("$") else prefix.split("/", 1)[0]
     login = (
@@ -374,19 +400,25 @@ def _package_job(ctx: ci.Context) -> Commented:
                 {"setup_remote_docker": {"docker_layer_caching": False}},
                 _run("Log in to the registry", [login], 2),
                 _run(
-                    "Build and push each image once",
-                    ci.pushed_refs_lines(ctx, prefix, "${CIRCLE_SHA1}", REFS_FILE),
+                    f"Build and push the {unit.label} image once" if ctx.monorepo else "Build and push each image once",
+                    ci.pushed_refs_lines(ctx.for_unit(unit), prefix, "${CIRCLE_SHA1}", refs_file),
                     minutes,
                 ),
-                {"persist_to_workspace": {"root": ".", "paths": [REFS_FILE]}},
+                {"persist_to_workspace": {"root": ".", "paths": [refs_file]}},
             ],
         },
         f"Pushes to {where} with REGISTRY_USERNAME / REGISTRY_PASSWORD from the `{_context(ctx, None)}` "
         "context. "
         "Each image is tagged with the commit and deployed by digest: the references go into the workspace "
         "and every later job loads them, so staging and production run the same bytes. Layer cache in the "
-        "registry (:buildcache); provenance and SBOM attestations are pushed with the image. package-sign "
-        "blocks on the images, then signs them.",
+        "registry (:buildcache); provenance and SBOM attestations are pushed with the image. "
+        + (
+            f"This job builds the {unit.label} image only, beside the other images' package jobs; its "
+            f"references go to {refs_file}. {sign_job} blocks on the image, then signs it; the deploys "
+            "wait for every image."
+            if ctx.monorepo
+            else f"{sign_job} blocks on the images, then signs them."
+        ),
     )
 
 
@@ -596,50 +628,42 @@ def _workflow(ctx: ci.Context) -> list[Any]:
         security_circleci.SAST_JOB,
         security_circleci.SECRETS_JOB,
     ]
-    jobs.append(
-        comment(
-            {
-                stages.PACKAGE: {
-                    "requires": [
-                        *ctx.build_jobs(),
-                        *ctx.test_jobs(),
-                        stages.SECURITY_SCAN,
-                        security_circleci.SAST_JOB,
-                        security_circleci.SECRETS_JOB,
-                    ],
-                    "context": [_context(ctx, None)],
-                    "filters": MAIN_ONLY,
-                }
-            },
-            "From here on, main only.",
-        )
-    )
-    jobs.append(
-        {
-            security_circleci.SIGN_JOB: {
-                "requires": [stages.PACKAGE],
+    # Every Package job waits for all of Build, Test and Security Scan (a broken component
+    # stops every image); everything after Package waits for every image's signing job.
+    signed = [security_circleci.sign_job(unit) for unit in ctx.units]
+    for index, (package, sign) in enumerate(zip(ctx.package_jobs(), signed, strict=True)):
+        entry = {
+            package: {
+                "requires": [
+                    *ctx.build_jobs(),
+                    *ctx.test_jobs(),
+                    stages.SECURITY_SCAN,
+                    security_circleci.SAST_JOB,
+                    security_circleci.SECRETS_JOB,
+                ],
                 "context": [_context(ctx, None)],
                 "filters": MAIN_ONLY,
             }
         }
-    )
-    approval_after = security_circleci.SIGN_JOB
+        jobs.append(comment(entry, "From here on, main only.") if index == 0 else entry)
+        jobs.append({sign: {"requires": [package], "context": [_context(ctx, None)], "filters": MAIN_ONLY}})
+    approval_after = list(signed)
     if ctx.preprod is not None:
         jobs.append(
             {
                 stages.DEPLOY_STAGING: {
-                    "requires": [security_circleci.SIGN_JOB],
+                    "requires": list(signed),
                     "context": [_context(ctx, ctx.preprod)],
                     "filters": MAIN_ONLY,
                 }
             }
         )
         jobs.append({stages.INTEGRATION_TEST: {"requires": [stages.DEPLOY_STAGING], "filters": MAIN_ONLY}})
-        approval_after = stages.INTEGRATION_TEST
+        approval_after = [stages.INTEGRATION_TEST]
     if ctx.prod is not None:
         jobs.append(
             comment(
-                {stages.APPROVAL: {"type": "approval", "requires": [approval_after], "filters": MAIN_ONLY}},
+                {stages.APPROVAL: {"type": "approval", "requires": approval_after, "filters": MAIN_ONLY}},
                 ci.stage_comment(ctx.stage(stages.APPROVAL), mechanism(PLATFORM, stages.APPROVAL))
                 + "\n"
                 + ci.wrap(

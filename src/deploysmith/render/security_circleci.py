@@ -71,9 +71,20 @@ def gate_jobs(ctx: ci.Context) -> dict[str, Commented]:
     }
 
 
-def image_jobs(ctx: ci.Context, workspace: str, refs_file: str, host: str) -> dict[str, Commented]:
-    """One job after Package, in Trivy's image (it reads the checkout's ignore file): the image
-    gate, then SBOMs, signature and attestations."""
+def sign_job(unit: ci.Unit) -> str:
+    """The scan-and-sign job of one image: `package-sign`, or `package-sign-<image>` in a monorepo."""
+    return f"{SIGN_JOB}{unit.suffix}"
+
+
+def image_jobs(
+    ctx: ci.Context, unit: ci.Unit, workspace: str, refs_file: str, host: str
+) -> dict[str, Commented]:
+    """The job after one image's Package job, in Trivy's image (it reads the checkout's ignore
+    file): the image gate, then SBOMs, signature and attestations of that image. One per image
+    rather than one after every Package job: each image is scanned and signed as soon as it is
+    pushed, so the slowest image, not the sum of them, sets the commit stage's length."""
+    monorepo = ctx.monorepo
+    ctx = ctx.for_unit(unit)
     fail_on = sec.level(ctx.plan.requirements)
     load = ["set -a", "# shellcheck source=/dev/null", f'. "{workspace}/{refs_file}"', "set +a"]
     signer = sec.SIGNERS["circleci"]
@@ -83,7 +94,7 @@ def image_jobs(ctx: ci.Context, workspace: str, refs_file: str, host: str) -> di
         f'--password-stdin "{host}"'
     )
     return {
-        SIGN_JOB: comment(
+        sign_job(unit): comment(
             {
                 "docker": _docker(ci.TRIVY_IMAGE, {"TRIVY_NO_PROGRESS": "true"}),
                 "resource_class": "small",
@@ -91,7 +102,8 @@ def image_jobs(ctx: ci.Context, workspace: str, refs_file: str, host: str) -> di
                     "checkout",
                     {"attach_workspace": {"at": workspace}},
                     _run(
-                        f"Scan the pushed images (blocks on {sec.trivy_severities(fail_on).lower()})",
+                        f"Scan the pushed {'image' if monorepo else 'images'} (blocks on "
+                        f"{sec.trivy_severities(fail_on).lower()})",
                         [
                             *load,
                             'export TRIVY_USERNAME="${REGISTRY_USERNAME}" TRIVY_PASSWORD="${REGISTRY_PASSWORD}"',
@@ -118,6 +130,7 @@ def image_jobs(ctx: ci.Context, workspace: str, refs_file: str, host: str) -> di
                 f"so it never deploys; the scan's report is the attestation signed next. {signer.why} SBOMs: "
                 "Syft (SPDX and CycloneDX) of each pushed digest. Cosign and Syft from Alpine's community "
                 "repository (signed packages)."
+                + (f" This job covers the {unit.label} image, from {refs_file}." if monorepo else "")
             ),
         ),
     }
@@ -185,4 +198,4 @@ def add_schedule(ctx: ci.Context, config: dict[str, Any]) -> None:
     )
 
 
-__all__ = ["SAST_JOB", "SECRETS_JOB", "SIGN_JOB", "add_schedule", "gate_jobs", "image_jobs"]
+__all__ = ["SAST_JOB", "SECRETS_JOB", "SIGN_JOB", "add_schedule", "gate_jobs", "image_jobs", "sign_job"]
