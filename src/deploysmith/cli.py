@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
                                if " " in self.prog else f"{message} (see `deploysmith --help`)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(requirement_options: bool = True) -> argparse.ArgumentParser:
     parser = _Parser(prog="deploysmith", description="An automated deployment engineer.")
     parser.add_argument("--version", action="version", version=f"deploysmith {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -34,13 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="show the deployment plan; writes nothing")
     plan.add_argument("path", nargs="?", default=".")
-    _add_requirement_options(plan)
+    if requirement_options:
+        _add_requirement_options(plan)
     plan.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     plan.add_argument("--yes", "-y", action="store_true", help="never prompt; take defaults")
 
     init = commands.add_parser("init", help="render, verify and write the deployment kit")
     init.add_argument("path", nargs="?", default=".")
-    _add_requirement_options(init)
+    if requirement_options:
+        _add_requirement_options(init)
     init.add_argument("--dry-run", action="store_true", help="print the diff of what would change")
     init.add_argument("--yes", "-y", action="store_true", help="never prompt; take defaults")
     init.add_argument("--force", action="store_true",
@@ -144,7 +145,9 @@ def main_entry() -> None:
 
 
 def _dispatch(argv: list[str]) -> int:
-    parser = build_parser()
+    # audit and rules never parse the requirement flags of plan and init, which load the whole
+    # plan package: leaving them out keeps that import off every audit run.
+    parser = build_parser(requirement_options=argv[:1] not in (["audit"], ["rules"]))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -232,12 +235,11 @@ def _init(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     from deploysmith.audit import AuditConfig, audit_report, exit_code
-    from deploysmith.plan.requirements import load_config_section
     from deploysmith.repo import Repo
     from deploysmith.report import render
 
     repo = Repo.open(args.path)
-    config = AuditConfig.from_mapping(load_config_section(Path(args.path), "audit"))
+    config = AuditConfig.load(Path(args.path))
     report = audit_report(repo, config)
     findings = report.findings
     for warning in repo.warnings:
@@ -273,6 +275,8 @@ def _lock_inputs(plan: Plan) -> dict[str, Any]:
     """What the kit was generated from: the requirements and a digest of the detected facts
     that shape it. Left out: the absolute root (another checkout gives the same lock), the
     existing files (they include the kit itself after the first run), warnings and evidence."""
+    import hashlib  # init only: not on the start-up of every command
+
     components = [component.to_json() for component in plan.stack.components]
     for component in components:
         component.pop("evidence", None)

@@ -14,6 +14,7 @@ patches, so they are not judged as objects), remote resources, Helm charts.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,7 +29,9 @@ class Kustomization:
     path: str
     doc: YMap
 
-    @property
+    # The build asks for the folder, resources and patch files of a kustomization again for every
+    # overlay that includes it: computed once (the fields never change).
+    @functools.cached_property
     def folder(self) -> str:
         return posixpath.dirname(self.path)
 
@@ -38,21 +41,29 @@ class Kustomization:
         return posixpath.normpath(posixpath.join(self.folder, entry))
 
     def resources(self) -> list[str]:
+        return list(self._resources)
+
+    @functools.cached_property
+    def _resources(self) -> tuple[str, ...]:
         entries: list[Any] = []
         for key in ("resources", "bases", "components"):
             value = self.doc.get(key)
             if isinstance(value, list):
                 entries.extend(value)
-        return [path for path in map(self._resolve, entries) if path is not None]
+        return tuple(path for path in map(self._resolve, entries) if path is not None)
 
     def patch_files(self) -> list[str]:
+        return list(self._patch_files)
+
+    @functools.cached_property
+    def _patch_files(self) -> tuple[str, ...]:
         found: list[Any] = []
         for key in ("patches", "patchesJson6902"):
             found.extend(item.get("path") for item in self.doc.maps(key))
         strategic = self.doc.get("patchesStrategicMerge")
         if isinstance(strategic, list):
             found.extend(item for item in strategic if isinstance(item, str) and "\n" not in item)
-        return [path for path in map(self._resolve, found) if path is not None]
+        return tuple(path for path in map(self._resolve, found) if path is not None)
 
     def inline_patches(self) -> list[YMap]:
         texts: list[tuple[str, int]] = [

@@ -291,8 +291,50 @@ class YSeq(list[Any]):
         self.item_lines = []
 
 
-_Loader: Any = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+_SafeLoader: Any = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+_ScalarNode, _SequenceNode = yaml.ScalarNode, yaml.SequenceNode
+_SCALAR_TAG, _SEQUENCE_TAG, _MAPPING_TAG = (
+    _SafeLoader.DEFAULT_SCALAR_TAG,
+    _SafeLoader.DEFAULT_SEQUENCE_TAG,
+    _SafeLoader.DEFAULT_MAPPING_TAG,
+)
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc]
+    """The safe loader with PyYAML's resolver cut to what it does here. The composer calls
+    resolve, descend_resolver and ascend_resolver for every node, and the general versions
+    (written for path resolvers, which the safe loader has none of) cost as much as the
+    parsing. The tags are the same: the implicit resolvers for the scalar's first character,
+    then the wildcard ones, then the defaults. Nothing in deploysmith adds resolvers."""
+
+    _implicit = _SafeLoader.yaml_implicit_resolvers
+    _wildcard = tuple(_implicit.get(None, ()))
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is _ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self._implicit.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+                for tag, regexp in self._wildcard:
+                    if regexp.match(value):
+                        return tag
+            return _SCALAR_TAG
+        return _SEQUENCE_TAG if kind is _SequenceNode else _MAPPING_TAG
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+assert not _Loader.yaml_path_resolvers  # what the no-op descend and ascend rely on
+
 _SCALARS = yaml.constructor.SafeConstructor()  # for its int/float/bool/null/timestamp readers
+_CONSTRUCTORS = _SCALARS.yaml_constructors
+_STR = "tag:yaml.org,2002:str"
+_FLATTENED = frozenset({"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"})
 
 
 class _Converter:
@@ -312,33 +354,48 @@ class _Converter:
         return self.convert(root)
 
     def convert(self, node: yaml.Node) -> Any:
-        if isinstance(node, yaml.ScalarNode):
-            if node.tag == "tag:yaml.org,2002:str" or node.tag not in _SCALARS.yaml_constructors:
+        # The hot loop of every YAML file: exact type checks (the composer makes only these
+        # three node classes) and locals instead of attribute lookups.
+        kind = type(node)
+        if kind is _ScalarNode:
+            tag = node.tag
+            if tag == _STR or tag not in _CONSTRUCTORS:
                 return node.value
-            return _SCALARS.yaml_constructors[node.tag](_SCALARS, node)
-        known = self.memo.get(id(node))
+            return _CONSTRUCTORS[tag](_SCALARS, node)
+        memo = self.memo
+        known = memo.get(id(node))
         if known is not None:
             return known
-        if isinstance(node, yaml.SequenceNode):
-            seq = YSeq(node.start_mark.line + self.offset)
-            self.memo[id(node)] = seq
+        offset = self.offset
+        convert = self.convert
+        if kind is _SequenceNode:
+            seq = YSeq(node.start_mark.line + offset)
+            memo[id(node)] = seq
+            item_lines = seq.item_lines
             for item in node.value:
-                seq.append(self.convert(item))
-                seq.item_lines.append(item.start_mark.line + self.offset)
+                seq.append(convert(item))
+                item_lines.append(item.start_mark.line + offset)
             return seq
         assert isinstance(node, yaml.MappingNode)
-        mapping = YMap(node.start_mark.line + self.offset, self.source)
-        self.memo[id(node)] = mapping
-        _SCALARS.flatten_mapping(node)  # merge keys (<<)
+        mapping = YMap(node.start_mark.line + offset, self.source)
+        memo[id(node)] = mapping
+        for key_node, _ in node.value:
+            if key_node.tag in _FLATTENED:  # merge keys (<<) and `=` keys
+                _SCALARS.flatten_mapping(node)
+                break
+        key_lines = mapping.key_lines
+        value_lines = mapping.value_lines
         for key_node, value_node in node.value:
-            key = self.convert(key_node)
+            key = convert(key_node)
             if isinstance(key, (list, dict)):
                 mark = key_node.start_mark
                 raise yaml.constructor.ConstructorError(None, None, "found unhashable key", mark)
-            mapping[key] = self.convert(value_node)
-            mapping.key_lines[key] = key_node.start_mark.line + self.offset
-            block = isinstance(value_node, yaml.ScalarNode) and value_node.style in ("|", ">")
-            mapping.value_lines[key] = value_node.start_mark.line + self.offset + (1 if block else 0)
+            mapping[key] = convert(value_node)
+            key_lines[key] = key_node.start_mark.line + offset
+            line = value_node.start_mark.line + offset
+            if type(value_node) is _ScalarNode and value_node.style in ("|", ">"):
+                line += 1  # a block scalar's text starts on the next line
+            value_lines[key] = line
         return mapping
 
 

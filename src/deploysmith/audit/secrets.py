@@ -111,7 +111,13 @@ _PROVIDERS: dict[str, tuple[tuple[str, ...], re.Pattern[str]]] = {
 }
 
 
+# Any prefix of any provider: one scan rules out most files before the per-provider checks.
+_ANY_PREFIX = re.compile("|".join(re.escape(prefix) for prefixes, _ in _PROVIDERS.values() for prefix in prefixes))
+
+
 def _provider_matches(text: str) -> Iterator[tuple[str, re.Match[str]]]:
+    if not _ANY_PREFIX.search(text):
+        return
     for kind, (prefixes, pattern) in _PROVIDERS.items():
         if any(prefix in text for prefix in prefixes):
             for match in pattern.finditer(text):

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from deploysmith.audit.ci.keywords import Keywords
 from deploysmith.audit.ci.model import Job, Pipeline
 from deploysmith.audit.ci.stages import COMMANDS, Coverage, step_units
 
@@ -24,28 +25,22 @@ from deploysmith.audit.ci.stages import COMMANDS, Coverage, step_units
 @dataclass(frozen=True)
 class Cost:
     kind: str
-    pattern: re.Pattern[str]
+    pattern: Keywords
     cold: int  # seconds without caches
     warm: int  # seconds when the job restores its cache (= cold when caching does not help)
     self_cached: bool = False  # the tool keeps its own cache (scanners' vulnerability databases)
 
 
-def _p(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
-
-
 # The stack a command belongs to, for the rows whose cost depends on it.
-STACKS: dict[str, re.Pattern[str]] = {
-    "python": _p(
-        r"\bpytest\b|\bpip3? install\b|\bpoetry\b|\buv (sync|run)\b|\bpipenv\b|\btox\b|\bmanage\.py\b"
-    ),
-    "node": _p(r"\b(npm|pnpm|yarn|bun|npx)\b|\bjest\b|\bvitest\b|\bnext build\b"),
-    "go": _p(r"\bgo (build|test|mod|vet)\b"),
-    "jvm": _p(r"\bmvnw?\b|\bgradlew?\b|(?-i:Maven@\d|Gradle@\d)"),
-    "rust": _p(r"\bcargo\b"),
-    "ruby": _p(r"\bbundle\b|\brspec\b|\brails\b|\brake\b"),
-    "php": _p(r"\bcomposer\b|\bphpunit\b|\bartisan\b"),
-    "dotnet": _p(r"\bdotnet\b|DotNetCoreCLI@"),
+STACKS: dict[str, Keywords] = {
+    "python": Keywords(r"pytest|pip3? install|poetry|uv (?:sync|run)|pipenv|tox|manage\.py"),
+    "node": Keywords(r"npm|pnpm|yarn|bun|npx|jest|vitest|next build"),
+    "go": Keywords(r"go (?:build|test|mod|vet)"),
+    "jvm": Keywords(r"mvnw?|gradlew?", exact=r"Maven@\d|Gradle@\d"),
+    "rust": Keywords(r"cargo"),
+    "ruby": Keywords(r"bundle|rspec|rails|rake"),
+    "php": Keywords(r"composer|phpunit|artisan"),
+    "dotnet": Keywords(r"dotnet", anywhere=r"dotnetcorecli@"),
 }
 # Files that tell the stack when commands do not (`make test`).
 STACK_FILES: dict[str, str] = {
@@ -100,71 +95,70 @@ COMPILE: dict[str, tuple[int, int]] = {
     "": (90, 45),
 }
 
-INSTALL = _p(
-    r"\b(npm|pnpm) (ci|install)\b|\byarn( install)?\s*$|\byarn install\b|\bbun install\b|/install-packages|"
-    r"\bpip3? install\b|\bpoetry install\b|\buv sync\b|\bpipenv (install|sync)\b|\bmvnw?\b|\bgradlew?\b|"
-    r"(?-i:Maven@\d|Gradle@\d)|\bgo mod download\b|\bgo (build|"
-    r"test)\b|\bbundle install\b|\bcomposer install\b|"
-    r"\bcargo (build|test|fetch)\b|\bdotnet (restore|build|test)\b|DotNetCoreCLI@"
+INSTALL = Keywords(
+    r"(?:npm|pnpm) (?:ci|install)|yarn install|bun install|pip3? install|poetry install|uv sync|"
+    r"pipenv (?:install|sync)|mvnw?|gradlew?|go mod download|go (?:build|test)|bundle install|"
+    r"composer install|cargo (?:build|test|fetch)|dotnet (?:restore|build|test)",
+    starts=r"yarn(?: install)?\s*$",
+    anywhere=r"/install-packages|dotnetcorecli@",
+    exact=r"Maven@\d|Gradle@\d",
 )
-COMPILE_COMMAND = _p(
-    r"\b(npm|pnpm|yarn|bun) (run )?build\b|\bnext build\b|\bvite build\b|\bwebpack\b|\btsc\b|\bgo build\b|"
-    r"\bmvnw?\b.*\b(compile|package|verify|install)\b|\bgradlew?\b.*\b(build|"
-    r"assemble)\b|\bdotnet (build|publish)\b|"
-    r"DotNetCoreCLI@\d.*build|\bpython -m build\b"
+COMPILE_COMMAND = Keywords(
+    r"(?:npm|pnpm|yarn|bun) (?:run )?build|next build|vite build|webpack|tsc|go build|"
+    r"mvnw?\b.*\b(?:compile|package|verify|install)|gradlew?\b.*\b(?:build|assemble)|dotnet (?:build|publish)|"
+    r"python -m build",
+    anywhere=r"dotnetcorecli@\d.*build",
 )
-LINT = _p(
-    r"\bruff\b|\bflake8\b|\beslint\b|\bgolangci-lint\b|\bmypy\b|\brubocop\b|"
-    r"\bprettier\b|\bblack\b|\b(npm|pnpm|yarn) (run )?lint\b"
-)
+LINT = Keywords(r"ruff|flake8|eslint|golangci-lint|mypy|rubocop|prettier|black|(?:npm|pnpm|yarn) (?:run )?lint")
 
 # Actions that install, build or test (an orb's install-packages or test job, Azure build tasks);
 # other actions are priced by COSTS. Matched at the start: the unit's text begins with the ref.
-INSTALLER_ACTION = _p(
-    r"^[\w.-]+/(?:install-packages|test)\b|^(?-i:Maven@\d|Gradle@\d|Npm@\d|npm@\d|DotNetCoreCLI@\d)"
+INSTALLER_ACTION = Keywords(
+    anywhere=r"^[\w.-]+/(?:install-packages|test)\b",
+    exact=r"^(?:Maven@\d|Gradle@\d|Npm@\d|npm@\d|DotNetCoreCLI@\d)",
 )
 _SKIP_TASK = re.compile(r"(?:-x|--exclude-task)\s+\S+|-DskipTests\S*|-Dmaven\.test\.skip\S*")
 
 COSTS: tuple[Cost, ...] = (
-    Cost("checkout", _p(r"actions/checkout@|^checkout\b|\bgit clone\b|^checkout self"), 10, 5),
+    Cost("checkout", Keywords(r"git clone", anywhere=r"actions/checkout@|^checkout\b|^checkout self"), 10, 5),
     Cost(
         "toolchain setup",
-        _p(
-            r"actions/setup-|setup-ruby|rust-toolchain|setup-gcloud|setup-kubectl|setup-helm|setup-buildx|"
-            r"setup-qemu|UseNode@|UsePythonVersion@|NodeTool@|JavaToolInstaller@|GoTool@|setup_remote_docker|"
-            r"login-action|\bdocker login\b|configure-aws-credentials|google-github-actions/auth|azure/login"
+        Keywords(
+            r"docker login",
+            anywhere=r"actions/setup-|setup-ruby|rust-toolchain|setup-gcloud|setup-kubectl|setup-helm|"
+            r"setup-buildx|setup-qemu|usenode@|usepythonversion@|nodetool@|javatoolinstaller@|gotool@|"
+            r"setup_remote_docker|login-action|configure-aws-credentials|google-github-actions/auth|azure/login",
         ),
         15,
         5,
     ),
     Cost(
         "container image build and push",
-        _p(
-            r"\bdocker (buildx )?build\b|build-push-action|/kaniko/executor|"
-            r"\bbuildah (bud|build)\b|\bpodman build\b|"
-            r"Docker@\d.*build|\bdocker\.build\b|build[-_]and[-_]push|docker/publish|\bpack build\b|\bjib\b|"
-            r"\bko (build|publish)\b"
+        Keywords(
+            r"docker (?:buildx )?build|buildah (?:bud|build)|podman build|docker\.build|pack build|jib|"
+            r"ko (?:build|publish)",
+            anywhere=r"build-push-action|/kaniko/executor|docker@\d.*build|build[-_]and[-_]push|docker/publish",
         ),
         240,
         60,
     ),
-    Cost("static analysis (CodeQL)", _p(r"codeql-action/analyze|\bcodeql database\b"), 360, 360),
+    Cost("static analysis (CodeQL)", Keywords(r"codeql database", anywhere=r"codeql-action/analyze"), 360, 360),
     Cost(
         "SAST scan",
-        _p(
-            r"\bsemgrep\b|\bsonar|\bcheckmarx\b|AdvancedSecurity-Codeql|MicrosoftSecurityDevOps@|"
-            r"Jobs/SAST|Security/SAST|\bsast\b"
+        Keywords(
+            r"semgrep|checkmarx|sast",
+            starts=r"sonar",
+            anywhere=r"advancedsecurity-codeql|microsoftsecuritydevops@|jobs/sast|security/sast",
         ),
         120,
         120,
     ),
     Cost(
         "dependency or image scan",
-        _p(
-            r"\btrivy\b|aquasecurity/|\bgrype\b|anchore/|\bsnyk\b|"
-            r"\bnpm audit\b|\bpip-audit\b|\bosv-scanner\b|"
-            r"dependency-check|\bgovulncheck\b|\bcargo audit\b|dependency-review-action|\bdocker scout\b|"
-            r"Dependency-Scanning|Container-Scanning|dependency[-_]scanning|container[-_]scanning"
+        Keywords(
+            r"trivy|grype|snyk|npm audit|pip-audit|osv-scanner|govulncheck|cargo audit|docker scout",
+            anywhere=r"aquasecurity/|anchore/|dependency-check|dependency-review-action|"
+            r"dependency[-_]scanning|container[-_]scanning",
         ),
         60,
         30,
@@ -172,28 +166,26 @@ COSTS: tuple[Cost, ...] = (
     ),
     Cost(
         "secret or config scan",
-        _p(
-            r"\bgitleaks\b|\btrufflehog\b|\bbandit\b|\bgosec\b|\bcheckov\b|"
-            r"\btfsec\b|\bhadolint\b|\bkube-linter\b|"
-            r"\bzizmor\b|Secret-Detection|secret[-_]detection"
+        Keywords(
+            r"gitleaks|trufflehog|bandit|gosec|checkov|tfsec|hadolint|kube-linter|zizmor",
+            anywhere=r"secret[-_]detection",
         ),
         30,
         30,
     ),
     Cost("integration or end-to-end tests", COMMANDS["Integration Test"], 240, 240),
-    Cost("database migration", _p(r"\bmigrat(e|ion|ions)\b"), 60, 60),
+    Cost("database migration", Keywords(r"migrat(?:e|ion|ions)"), 60, 60),
     Cost(
         "wait for a rollout",
-        _p(
-            r"\brollout status\b|\bkubectl\b.*\bwait\b|\bhelm (upgrade|"
-            r"install)\b.*--(wait|atomic)|\bargocd app wait\b|"
-            r"\baws ecs wait\b|\bkubectl argo rollouts status\b"
+        Keywords(
+            r"rollout status|kubectl\b.*\bwait|argocd app wait|aws ecs wait|kubectl argo rollouts status",
+            starts=r"helm (?:upgrade|install)\b.*--(?:wait|atomic)",
         ),
         120,
         120,
     ),
     Cost("deploy", COMMANDS["Deploy"], 30, 30),
-    Cost("smoke or health check", _p(r"\bcurl\b|\bwget\b|\bsmoke\b|\bhealth"), 20, 20),
+    Cost("smoke or health check", Keywords(r"curl|wget|smoke", starts=r"health"), 20, 20),
 )
 # Rows a job pays once however many lines match: rollouts of one apply finish together, one
 # migration runs, one set of health checks.
@@ -231,14 +223,10 @@ class Duration:
         }
 
 
-def repository_stack(paths: Iterable[str], root: str = "") -> str:
+def repository_stack(paths: Collection[str], root: str = "") -> str:
+    """The stack its build files name at `root` (STACK_FILES order decides when several do)."""
     prefix = f"{root}/" if root else ""
-    found = [
-        STACK_FILES[p[len(prefix) :]]
-        for p in paths
-        if p.startswith(prefix) and p[len(prefix) :] in STACK_FILES
-    ]
-    return found[0] if found else ""
+    return next((stack for name, stack in STACK_FILES.items() if prefix + name in paths), "")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -275,27 +263,25 @@ def _unit_seconds(text: str, cached: bool, stack: str, script: bool) -> tuple[fl
     cold = warm = 0.0
     kind = ""
     matched = False
-    if not script and not INSTALLER_ACTION.search(text):
-        pass  # an action: priced by COSTS (setup-gradle sets up, it does not build)
-    elif INSTALL.search(text):
+    # Other actions are priced by COSTS only (setup-gradle sets up, it does not build).
+    runs = script or INSTALLER_ACTION.search(text)
+    if runs and INSTALL.search(text):
         dep_cold, dep_warm = DEPENDENCIES.get(stack, DEPENDENCIES[""])
         cold += dep_cold
         warm += dep_warm if cached else dep_cold
         matched = True
-    if not script and not INSTALLER_ACTION.search(text):
-        pass
-    elif COMPILE_COMMAND.search(text):
+    if runs and COMPILE_COMMAND.search(text):
         compile_cold, compile_warm = COMPILE.get(stack, COMPILE[""])
         cold += compile_cold
         warm += compile_warm if cached else compile_cold
         matched = True
-    elif LINT.search(text):
+    elif runs and LINT.search(text):
         cold += 30
         warm += 30
         matched = True
     testing = _SKIP_TASK.sub("", text)
-    runs_tests = script or bool(INSTALLER_ACTION.search(text))  # not a step that publishes results
-    if runs_tests and COMMANDS["Test"].search(testing) and not COMMANDS["Integration Test"].search(testing):
+    # `runs`: a step that runs the tests, not one that publishes their results.
+    if runs and COMMANDS["Test"].search(testing) and not COMMANDS["Integration Test"].search(testing):
         cold += TESTS.get(stack, TESTS[""])
         warm += TESTS.get(stack, TESTS[""])
         matched = True

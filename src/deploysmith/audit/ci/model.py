@@ -9,6 +9,7 @@ expressions stay text.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,7 +42,7 @@ class Step:
     # What the platform expands textually inside the script before the shell parses it
     # (GitHub ${{ }}, Azure $( ), CircleCI << >>, Jenkins "${...}" GStrings) is kept in `script`.
 
-    @property
+    @functools.cached_property  # read by several classifiers; fields never change
     def text(self) -> str:
         """Everything a classifier may read: name, reference, inputs and script."""
         parts = [self.name, self.ref]
@@ -115,9 +116,13 @@ class Pipeline:
     def job(self, job_id: str) -> Job | None:
         return next((job for job in self.jobs if job.id == job_id), None)
 
+    @functools.cached_property  # ancestors() runs for every job, several times
+    def _by_id(self) -> dict[str, Job]:
+        return {j.id: j for j in self.jobs}
+
     def ancestors(self, job: Job) -> set[str]:
         """Every job that must finish before `job` starts, transitively."""
-        by_id = {j.id: j for j in self.jobs}
+        by_id = self._by_id
         seen: set[str] = set()
         todo = list(job.needs)
         while todo:

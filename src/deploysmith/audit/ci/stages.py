@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from deploysmith.audit.ci.keywords import Keywords
 from deploysmith.audit.ci.model import Job, Pipeline, Step
 
 STAGES: tuple[str, ...] = (
@@ -35,102 +36,100 @@ GATES: tuple[str, ...] = ("Build", "Test", "Security Scan", "Integration Test", 
 
 # -- keyword tables ---------------------------------------------------------------------------------
 
+# Job names (id, display name, platform stage), matched on words split at -, _, space and camelCase.
+NAME_WORDS: dict[str, Keywords] = {
+    "Build": Keywords(r"build|compile|lint|linters?|static[ -]analysis|typecheck|format|style"),
+    "Test": Keywords(r"tests?|unit|unittests?|specs?|pytest|jest|checks?"),
+    "Security Scan": Keywords(
+        r"security|sec|scan|scanning|sast|dast|vuln\w*|audit|codeql|snyk|trivy|grype|semgrep|gitleaks|"
+        r"trufflehog|bandit|gosec|sca|dependency[ -](?:check|review|scan\w*)|secrets?[ -](?:scan\w*|detection)"
+    ),
+    "Package": Keywords(r"package|packaging|publish|image|images|docker|container|push|artifacts?|bundle"),
+    "Deploy": Keywords(r"deploy\w*|rollout|promote|promotion|ship|release to"),
+    "Integration Test": Keywords(
+        r"integration|e2e|end[ -]to[ -]end|acceptance|functional|system[ -]tests?|api[ -]tests?|contract|"
+        r"smoke|load[ -]tests?|perf\w*|cypress|playwright|selenium|newman|postman"
+    ),
+    "Approval": Keywords(r"approve|approval|approvals|manual[ -]approval|sign[ -]?off"),
+    "Verify": Keywords(
+        r"verify|verification|smoke|health|healthcheck|post[ -]deploy\w*|sanity|validate[ -]deploy\w*|"
+        r"canary[ -]analysis|check[ -]deploy\w*"
+    ),
+}
+
+# Commands and actions/tasks/orbs (one script line or one step reference at a time): whole
+# words first, then what may end inside a word, then what is matched anywhere (see keywords.py).
+COMMANDS: dict[str, Keywords] = {
+    "Build": Keywords(
+        r"(?:npm|pnpm|yarn|bun) (?:run )?(?:build|lint|compile|typecheck)|go (?:build|vet)|"
+        r"mvn\b.*\b(?:compile|package)|gradlew?\b.*\b(?:build|assemble|compile\w*)|"
+        r"cargo (?:build|clippy|check)|dotnet (?:build|publish|restore)|"
+        r"ruff|flake8|eslint|golangci-lint|mypy|tsc|python -m build|bundle exec rubocop|next build|webpack|"
+        r"vite build|(?:npm|pnpm) (?:ci|install)|yarn install|pip3? install|poetry install|uv sync|"
+        r"pipenv (?:install|sync)|bundle install|composer install|go mod download",
+        starts=r"make(?: build| all| lint)?\s*$",
+        anywhere=r"dotnetcorecli@\d.*build|/install-packages",
+        exact=r"Maven@\d|Gradle@\d|Npm@\d|npm@\d",
+    ),
+    "Test": Keywords(
+        r"pytest|(?:npm|pnpm|yarn|bun) (?:run )?test|go test|mvn\b.*\b(?:test|verify)|"
+        r"gradlew?\b.*\b(?:test|check)|cargo (?:test|nextest)|dotnet test|rspec|jest|vitest|mocha|phpunit|"
+        r"tox|nox|make (?:test|check)|manage\.py test|unittest|ctest",
+        starts=r"bundle exec (?:rake|rails) test",
+        anywhere=r"dotnetcorecli@\d.*test|publishtestresults@|store_test_results|/test\b",
+    ),
+    "Security Scan": Keywords(
+        r"trivy|grype|snyk|(?:npm|pnpm|yarn) audit|pip-audit|safety check|bandit|semgrep|gitleaks|"
+        r"trufflehog|codeql|gosec|govulncheck|checkov|tfsec|kubesec|kube-linter|hadolint|zap|osv-scanner|"
+        r"cargo (?:audit|deny)|bundler? audit|brakeman|docker scout|"
+        r"sast|secret[-_]detection|dependency[-_]scanning|container[-_]scanning",
+        starts=r"sonar",
+        anywhere=r"dependency-check|dependency-review-action|aquasecurity/|anchore/|"
+        r"github/codeql-action/(?:init|analyze)|zizmor|snyksecurityscan@|microsoftsecuritydevops@|"
+        r"advancedsecurity-|whitesource|snyk/|security/|"
+        r"jobs/(?:sast|secret-detection|dependency-scanning|container-scanning)",
+    ),
+    "Package": Keywords(
+        r"docker (?:buildx )?(?:build|push)|docker buildx bake|buildah|kaniko|podman (?:build|push)|"
+        r"nerdctl build|jib|ko (?:build|publish|resolve)|pack build|npm publish|twine upload|"
+        r"mvn\b.*\bdeploy|gradlew?\b.*\bpublish|helm (?:package|push)|goreleaser|cargo publish|gem push|"
+        r"nuget push|docker\.build|buildandpush|crane (?:push|copy)|skopeo copy",
+        anywhere=r"/kaniko/executor|docker\.withregistry|docker/build-push-action|docker@\d|docker/publish|"
+        r"build[-_]and[-_]push|publishpipelineartifact@|publishbuildartifacts@",
+    ),
+    "Deploy": Keywords(
+        r"kubectl\b.*\b(?:apply|set image|replace|rollout restart|create)|helm (?:upgrade|install)|"
+        r"helmfile (?:apply|sync)|argocd app (?:sync|set)|flux reconcile|terraform apply|pulumi up|"
+        r"aws ecs (?:update-service|deploy)|aws deploy create-deployment|ecs-deploy|"
+        r"copilot (?:svc |app )?deploy|gcloud (?:run|app|functions) deploy|gcloud .*deploy|"
+        r"az (?:webapp|containerapp|functionapp|aks|deployment)\b.*\b(?:deploy|update|up|create)|"
+        r"fly(?:ctl)? deploy|(?:serverless|sls) deploy|cf push|eb deploy|kamal deploy|"
+        r"skaffold (?:run|deploy)|ansible-playbook|netlify deploy|kustomize edit set image|"
+        r"kubectl argo rollouts (?:set image|promote)|git push heroku",
+        starts=r"vercel\b.*--prod",
+        anywhere=r"k8s-deploy|webapps-deploy|deploy-cloudrun|amazon-ecs-deploy|container-apps-deploy|"
+        r"kubernetesmanifest@|helmdeploy@|azurewebapp|azurermwebappdeployment@|azurefunctionapp@|"
+        r"azurecontainerapps@|kubernetes@\d|kubernetesdeploy|"
+        r"(?:^|[\s;&|(])(?:\./|[\w.-]+/)*deploy[\w.-]*\.(?:sh|bash|py|ps1|rb)\b",
+    ),
+    "Integration Test": Keywords(
+        r"newman run|cypress run|playwright test|k6 run|"
+        r"(?:npm|pnpm|yarn) (?:run )?(?:e2e|test:e2e|test:integration|integration)|"
+        r"pytest\b.*\b(?:integration|e2e)|failsafe|robot|behave|cucumber|helm test",
+        anywhere=r"-tags[= ]\S*integration",
+    ),
+    "Verify": Keywords(
+        r"kubectl\b.*\brollout status|kubectl\b.*\bwait|curl\b.*\b(?:health\w*|ready\w*|live\w*|status|ping)|"
+        r"argo rollouts status|kubectl argo rollouts status|helm test|aws ecs wait services-stable|smoke|"
+        r"health[-_]?check",
+        starts=r"wget\b.*\bhealth",
+    ),
+}
+
 
 def _words(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
-
-# Job names (id, display name, platform stage), matched on words split at -, _, space and camelCase.
-NAME_WORDS: dict[str, re.Pattern[str]] = {
-    "Build": _words(r"\b(build|compile|lint|linters?|static[ -]analysis|typecheck|format|style)\b"),
-    "Test": _words(r"\b(tests?|unit|unittests?|specs?|pytest|jest|checks?)\b"),
-    "Security Scan": _words(
-        r"\b(security|sec|scan|scanning|sast|dast|vuln\w*|audit|codeql|snyk|trivy|grype|semgrep|gitleaks|"
-        r"trufflehog|bandit|gosec|sca|dependency[ -](check|review|scan\w*)|secrets?[ -](scan\w*|detection))\b"
-    ),
-    "Package": _words(
-        r"\b(package|packaging|publish|image|images|docker|container|push|artifacts?|bundle)\b"
-    ),
-    "Deploy": _words(r"\b(deploy\w*|rollout|promote|promotion|ship|release to)\b"),
-    "Integration Test": _words(
-        r"\b(integration|e2e|end[ -]to[ -]end|acceptance|functional|system[ -]tests?|api[ -]tests?|contract|"
-        r"smoke|load[ -]tests?|perf\w*|cypress|playwright|selenium|newman|postman)\b"
-    ),
-    "Approval": _words(r"\b(approve|approval|approvals|manual[ -]approval|sign[ -]?off)\b"),
-    "Verify": _words(
-        r"\b(verify|verification|smoke|health|healthcheck|post[ -]deploy\w*|sanity|validate[ -]deploy\w*|"
-        r"canary[ -]analysis|check[ -]deploy\w*)\b"
-    ),
-}
-
-# Commands and actions/tasks/orbs (one script line or one step reference at a time).
-COMMANDS: dict[str, re.Pattern[str]] = {
-    "Build": _words(
-        r"\b(npm|pnpm|yarn|bun) (run )?(build|lint|compile|typecheck)\b|"
-        r"\bgo (build|vet)\b|\bmvn\b.*\b(compile|package)\b|"
-        r"\bgradlew?\b.*\b(build|assemble|compile\w*)\b|\bcargo "
-        r"(build|clippy|check)\b|\bdotnet (build|publish)\b|"
-        r"\bruff\b|\bflake8\b|\beslint\b|\bgolangci-lint\b|\bmypy\b|\btsc\b|\bmake( build| all| lint)?\s*$|"
-        r"\bpython -m build\b|\bbundle exec rubocop\b|\bnext build\b|\bwebpack\b|\bvite build\b|"
-        r"\b(npm|pnpm) (ci|install)\b|\byarn install\b|\bpip3? install\b|\bpoetry install\b|\buv sync\b|"
-        r"\bpipenv (install|sync)\b|\bbundle install\b|\bcomposer install\b|\bgo mod download\b|"
-        r"\bdotnet restore\b|DotNetCoreCLI@\d.*build|(?-i:Maven@\d|Gradle@\d|Npm@\d|npm@\d)|/install-packages"
-    ),
-    "Test": _words(
-        r"\bpytest\b|\b(npm|pnpm|yarn|bun) (run )?test\b|\bgo test\b|"
-        r"\bmvn\b.*\b(test|verify)\b|\bgradlew?\b.*\b(test|check)\b|"
-        r"\bcargo (test|nextest)\b|\bdotnet test\b|\brspec\b|"
-        r"\bjest\b|\bvitest\b|\bmocha\b|\bphpunit\b|\btox\b|"
-        r"\bnox\b|\bmake (test|check)\b|\bbundle exec (rake|rails) test|\bmanage\.py test\b|\bunittest\b|"
-        r"DotNetCoreCLI@\d.*test|PublishTestResults@|store_test_results|/test\b|\bctest\b"
-    ),
-    "Security Scan": _words(
-        r"\btrivy\b|\bgrype\b|\bsnyk\b|\bnpm audit\b|\b(pnpm|yarn) audit\b|\bpip-audit\b|\bsafety check\b|"
-        r"\bbandit\b|\bsemgrep\b|\bgitleaks\b|\btrufflehog\b|\bcodeql\b|\bgosec\b|\bgovulncheck\b|"
-        r"dependency-check|\bcheckov\b|\btfsec\b|\bkubesec\b|\bkube-linter\b|"
-        r"\bhadolint\b|\bzap\b|\bosv-scanner\b|"
-        r"\bcargo (audit|deny)\b|\bbundle(r)? audit\b|\bbrakeman\b|\bdocker scout\b|\bsonar|"
-        r"dependency-review-action|aquasecurity/|anchore/|github/codeql-action/(init|analyze)|zizmor|"
-        r"SnykSecurityScan@|MicrosoftSecurityDevOps@|AdvancedSecurity-|WhiteSource|snyk/|Security/|"
-        r"Jobs/(SAST|Secret-Detection|Dependency-Scanning|Container-Scanning)|"
-        r"\b(sast|secret[-_]detection|dependency[-_]scanning|container[-_]scanning)\b"
-    ),
-    "Package": _words(
-        r"\bdocker (buildx )?(build|push)\b|\bdocker buildx bake\b|\bbuildah\b|/kaniko/executor|\bkaniko\b|"
-        r"\bpodman (build|push)\b|\bnerdctl build\b|\bjib\b|\bko (build|publish|resolve)\b|\bpack build\b|"
-        r"\bnpm publish\b|\btwine upload\b|\bmvn\b.*\bdeploy\b|"
-        r"\bgradlew?\b.*\bpublish\b|\bhelm (package|push)\b|"
-        r"\bgoreleaser\b|\bcargo publish\b|\bgem push\b|\bnuget "
-        r"push\b|\bdocker\.build\b|docker\.withRegistry|"
-        r"docker/build-push-action|Docker@\d|\bbuildAndPush\b|docker/publish|build[-_]and[-_]push|"
-        r"\bcrane (push|copy)\b|\bskopeo copy\b|PublishPipelineArtifact@|PublishBuildArtifacts@"
-    ),
-    "Deploy": _words(
-        r"\bkubectl\b.*\b(apply|set image|replace|rollout restart|create)\b|\bhelm (upgrade|install)\b|"
-        r"\bhelmfile (apply|sync)\b|\bargocd app (sync|set)\b|\bflux reconcile\b|\bterraform apply\b|"
-        r"\bpulumi up\b|\baws ecs (update-service|deploy)\b|\baws deploy create-deployment\b|\becs-deploy\b|"
-        r"\bcopilot (svc |app )?deploy\b|\bgcloud (run|app|functions) deploy\b|\bgcloud .*deploy\b|"
-        r"\baz (webapp|containerapp|functionapp|aks|deployment)\b.*\b(deploy|update|up|create|up)\b|"
-        r"\bfly(ctl)? deploy\b|\b(serverless|sls) deploy\b|\bcf push\b|\beb deploy\b|\bkamal deploy\b|"
-        r"\bskaffold (run|deploy)\b|\bansible-playbook\b|\bvercel\b.*--prod|\bnetlify deploy\b|"
-        r"\bkustomize edit set image\b|\bkubectl argo rollouts (set image|promote)\b|\bgit push heroku\b|"
-        r"k8s-deploy|webapps-deploy|deploy-cloudrun|amazon-ecs-deploy|container-apps-deploy|"
-        r"KubernetesManifest@|HelmDeploy@|AzureWebApp|AzureRmWebAppDeployment@|AzureFunctionApp@|"
-        r"AzureContainerApps@|Kubernetes@\d|kubernetesDeploy|"
-        r"(?:^|[\s;&|(])(?:\./|[\w.-]+/)*deploy[\w.-]*\.(?:sh|bash|py|ps1|rb)\b"
-    ),
-    "Integration Test": _words(
-        r"\bnewman run\b|\bcypress run\b|\bplaywright test\b|"
-        r"\bk6 run\b|\b(npm|pnpm|yarn) (run )?(e2e|test:e2e|"
-        r"test:integration|integration)\b|\bpytest\b.*\b(integration|e2e)\b|-tags[= ]\S*integration|"
-        r"\bfailsafe\b|\brobot\b|\bbehave\b|\bcucumber\b|\bhelm test\b"
-    ),
-    "Verify": _words(
-        r"\bkubectl\b.*\brollout status\b|\bkubectl\b.*\bwait\b|\bcurl\b.*\b(health\w*|ready\w*|live\w*|"
-        r"status|ping)\b|\bwget\b.*\bhealth|\bargo rollouts status\b|\bkubectl argo rollouts status\b|"
-        r"\bhelm test\b|\baws ecs wait services-stable\b|\bsmoke\b|\bhealth[-_]?check\b"
-    ),
-}
 
 # A command that makes a failing gate command pass anyway.
 NEUTRALISED = re.compile(
@@ -179,10 +178,21 @@ def command_stages_of(text: str) -> tuple[str, ...]:
     return tuple(stage for stage, pattern in COMMANDS.items() if pattern.search(text))
 
 
+@functools.lru_cache(maxsize=65536)
+def name_stages_of(words: str) -> tuple[str, ...]:
+    """The stages whose NAME_WORDS pattern matches a job's words (cached: job names repeat)."""
+    return tuple(stage for stage, pattern in NAME_WORDS.items() if pattern.search(words))
+
+
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_NOT_WORD = re.compile(r"[^A-Za-z0-9]+")
+
+
+@functools.lru_cache(maxsize=65536)
 def words_of(text: str) -> str:
     """Lower-case words: `deployProd-eu_1` → "deploy prod eu 1"."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
-    return " ".join(re.split(r"[^A-Za-z0-9]+", spaced)).lower().strip()
+    spaced = _CAMEL.sub(r"\1 \2", text)
+    return " ".join(_NOT_WORD.split(spaced)).lower().strip()
 
 
 # -- classification -----------------------------------------------------------------------------------
@@ -231,13 +241,10 @@ _NAME_TRUSTED = frozenset({"Deploy", "Approval", "Verify", "Integration Test", "
 def classify(job: Job) -> JobRole:
     """The stages a job serves: what its commands do, plus what its name says when nothing it
     runs says otherwise (or when the name is a deploy, approval, test or verify name)."""
-    named: list[Evidence] = []
     own = words_of(" ".join(dict.fromkeys(p for p in (job.id, job.name) if p)))
     grouped = words_of(job.stage)
-    for stage, pattern in NAME_WORDS.items():
-        if pattern.search(own):
-            named.append(Evidence(stage, job.line, job.path, job.words))
-    staged = {stage for stage, pattern in NAME_WORDS.items() if grouped and pattern.search(grouped)}
+    named = [Evidence(stage, job.line, job.path, job.words) for stage in name_stages_of(own)]
+    staged = set(name_stages_of(grouped)) if grouped else set()
     ran: list[Evidence] = []
     for step, line, text in step_units(job):
         if step.condition == "failure":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,11 +34,15 @@ class PipelineSummary:
         }
 
 
-def summarize(pipeline: Pipeline, paths: Iterable[str]) -> PipelineSummary:
-    listed = list(paths)
+def summarize(pipeline: Pipeline, paths: frozenset[str]) -> PipelineSummary:
     prefix = f"{pipeline.root}/" if pipeline.root else ""
-    ships_image = any(
-        path.startswith(prefix) and path.rsplit("/", 1)[-1].startswith(_IMAGE_FILES) for path in listed
-    )
+    ships_image = any(path.startswith(prefix) for path in _image_files(paths))
     coverage = analyse(pipeline, ships_image)
-    return PipelineSummary(coverage, estimate(coverage, repository_stack(listed, pipeline.root)))
+    return PipelineSummary(coverage, estimate(coverage, repository_stack(paths, pipeline.root)))
+
+
+@functools.lru_cache(maxsize=4)
+def _image_files(paths: frozenset[str]) -> tuple[str, ...]:
+    """The Dockerfiles and Containerfiles among `paths`, found once per repository rather
+    than once per pipeline (a monorepo has many of both)."""
+    return tuple(path for path in paths if path.rsplit("/", 1)[-1].startswith(_IMAGE_FILES))
