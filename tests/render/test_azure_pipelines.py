@@ -29,7 +29,7 @@ from tests.render.ci_cases import (
     shellcheck,
     write_matrix,
 )
-from tests.sample_plans import sample_plan
+from tests.sample_plans import STACKS, sample_plan
 
 STAGE_OF = {azure_id: stage_id for stage_id, azure_id in azure.STAGE_IDS.items()}
 
@@ -125,9 +125,9 @@ def test_every_stage_is_present_with_its_mechanism(case: str) -> None:
         assert caches and all("$(Agent.OS)" in c["inputs"]["key"] for c in caches)
     scan = "\n".join(_script(s) or "" for s in _steps(stages["security-scan"]))
     assert "--exit-code 1" in scan and "CRITICAL,HIGH" in scan
-    package = stages["package"]["jobs"][0]
-    assert any(s.get("name") == "refs" for s in package["steps"])
-    assert any(s.get("task") == "Docker@2" for s in package["steps"])
+    for package in stages["package"]["jobs"]:
+        assert any(s.get("name") == "refs" for s in package["steps"])
+        assert any(s.get("task") == "Docker@2" for s in package["steps"])
     for stage_id in ("deploy-staging", "deploy-prod", "verify"):
         if stage_id not in stages:
             continue
@@ -139,8 +139,10 @@ def test_every_stage_is_present_with_its_mechanism(case: str) -> None:
         failure = "\n".join(_script(s) or "" for s in job["strategy"]["runOnce"]["on"]["failure"]["steps"])
         assert ("git revert" in failure) if ctx.gitops else ("rollout undo" in failure)
         mapped = {v["name"]: v["value"] for v in stage["variables"] if "name" in v}
-        for image in ctx.images:
-            assert mapped[ci.image_var(image.name)].startswith("$[ stageDependencies.Package.package.outputs")
+        for unit in ctx.units:  # each image's digest comes from the Package job that pushed it
+            job_id = f"package{unit.suffix}".replace("-", "_")
+            expected = f"$[ stageDependencies.Package.{job_id}.outputs['refs.{ci.image_var(unit.image.name)}'] ]"
+            assert mapped[ci.image_var(unit.image.name)] == expected
     if ctx.prod is not None:
         assert stages["deploy-prod"]["jobs"][0]["environment"] == ci.PROD_ENVIRONMENT
         assert stages["deploy-prod"]["dependsOn"][0] == "Approval"
@@ -165,3 +167,81 @@ def test_services_and_containers() -> None:
     assert test["container"] == "python:3.12-slim-trixie"
     assert test["services"] == {"postgres": "postgres", "redis": "redis"}
     assert test["variables"]["DATABASE_URL"] == "postgresql://postgres@postgres:5432/test"
+
+
+# -- one Package job per image ---------------------------------------------------------------------
+
+
+def _graph(pipeline: dict[str, Any]) -> list[tuple[str, list[str], list[str]]]:
+    return [
+        (stage["stage"], stage["dependsOn"], [job.get("job") or job["deployment"] for job in stage["jobs"]])
+        for stage in pipeline["stages"]
+    ]
+
+
+def test_monorepo_packages_each_image_in_its_own_job() -> None:
+    pipeline = yaml.safe_load(only(azure, sample_plan("monorepo")).content)
+    assert _graph(pipeline) == [
+        ("Build", [], ["build_web", "build_api"]),
+        ("Test", [], ["test_web", "test_api"]),
+        ("SecurityScan", [], ["security_scan", "sast"]),
+        # every Package job waits for all of Build, Test and Security Scan (stage dependencies)
+        ("Package", ["Build", "Test", "SecurityScan"], ["package_web", "package_api"]),
+        # and everything after Package waits for the whole stage: both jobs
+        ("DeployStaging", ["Package"], ["deploy"]),
+        ("IntegrationTest", ["DeployStaging"], ["smoke"]),
+        ("Approval", ["IntegrationTest", "Package"], ["approval"]),
+        ("DeployProd", ["Approval", "Package"], ["deploy"]),
+        ("Verify", ["DeployProd", "Package"], ["verify"]),
+    ]
+    package = next(stage for stage in pipeline["stages"] if stage["stage"] == "Package")
+    for job, (own, other) in zip(package["jobs"], [("WEB", "API"), ("API", "WEB")], strict=True):
+        scripts = "\n".join(_script(step) or "" for step in job["steps"])
+        assert f'echo "IMAGE_{own}=ghcr.io/acme/monorepo/' in scripts  # pushes its image only
+        assert f"IMAGE_{other}" not in scripts
+        for step in job["steps"]:
+            if "env" in step and step["displayName"] != "Build and push each image once":
+                assert {k: v for k, v in step["env"].items() if k.startswith("IMAGE_")} == {
+                    f"IMAGE_{own}": f"$(refs.IMAGE_{own})"
+                }
+
+
+@pytest.mark.parametrize("name", sorted(set(STACKS) - {"monorepo"}))
+def test_single_image_has_one_package_job(name: str) -> None:
+    pipeline = yaml.safe_load(only(azure, sample_plan(name)).content)
+    (package,) = (stage for stage in pipeline["stages"] if stage["stage"] == "Package")
+    assert [job["job"] for job in package["jobs"]] == ["package"]
+    assert package["jobs"][0]["displayName"] == "Package"
+
+
+@pytest.mark.parametrize("gitops", [False, True])
+def test_every_deploy_receives_every_image(gitops: bool) -> None:
+    plan = sample_plan("monorepo", gitops=gitops)
+    pipeline = yaml.safe_load(only(azure, plan).content)
+    expected = {
+        "IMAGE_WEB": "$[ stageDependencies.Package.package_web.outputs['refs.IMAGE_WEB'] ]",
+        "IMAGE_API": "$[ stageDependencies.Package.package_api.outputs['refs.IMAGE_API'] ]",
+    }
+    names = ["DeployStaging", "Approval", "DeployProd", "Verify"]
+    receivers = [stage for stage in pipeline["stages"] if stage["stage"] in names]
+    assert [stage["stage"] for stage in receivers] == names
+    for stage in receivers:
+        assert "Package" in stage["dependsOn"]  # stageDependencies reads direct dependencies only
+        mapped = {v["name"]: v["value"] for v in stage["variables"] if v.get("name", "").startswith("IMAGE_")}
+        assert mapped == expected, stage["stage"]
+    for stage in receivers:
+        if stage["stage"] in ("DeployStaging", "DeployProd"):
+            (job,) = stage["jobs"]
+            deploy = "\n".join(_script(s) or "" for s in job["strategy"]["runOnce"]["deploy"]["steps"])
+            assert '"${IMAGE_WEB}"' in deploy and '"${IMAGE_API}"' in deploy
+
+
+def test_polyglot_commit_stage_stays_in_budget() -> None:
+    """11 images: one Package job each keeps the commit stage under 10 minutes (DS-PIPE-006),
+    and the pipeline has no finding of its own."""
+    from deploysmith.audit.engine import verify
+    from deploysmith.render import render_kit
+    from tests.render.test_github_actions import polyglot_plan
+
+    findings = verify(render_kit(polyglot_plan(ci="azure")))
+    assert [(f.rule, f.message) for f in findings if f.path == azure.PATH] == []

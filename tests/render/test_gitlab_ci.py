@@ -7,7 +7,9 @@ Regenerate the golden files with DEPLOYSMITH_UPDATE_GOLDEN=1.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from deploysmith.model import Plan
 from deploysmith.plan.pipeline import STAGE_ORDER
 from deploysmith.render import ci_common as ci
 from deploysmith.render import gitlab_ci
@@ -132,8 +135,10 @@ def test_every_stage_is_present_with_its_mechanism(case: str) -> None:
     for unit in ctx.units:
         test = jobs[f"test{unit.suffix}"]
         assert test["artifacts"]["when"] == "always" and test["artifacts"]["reports"]["junit"]
-    assert jobs["package"]["artifacts"]["reports"]["dotenv"] == gitlab_ci.REFS_FILE
-    assert jobs["package-scan"]["artifacts"]["reports"]["container_scanning"]
+    for unit in ctx.units:
+        refs = f"image-refs{unit.suffix}.env" if unit.suffix else gitlab_ci.REFS_FILE
+        assert jobs[f"package{unit.suffix}"]["artifacts"]["reports"]["dotenv"] == refs
+        assert jobs[f"package-scan{unit.suffix}"]["artifacts"]["reports"]["container_scanning"]
     template = pipeline.get(gitlab_ci.KUBECTL, {})
     if ctx.preprod or ctx.prod:
         assert template["id_tokens"] == {"KUBE_ID_TOKEN": {"aud": "kubernetes"}}
@@ -194,12 +199,113 @@ def test_monorepo_limits_merge_requests_to_changed_components() -> None:
     jobs = _jobs(yaml.safe_load(only(gitlab_ci, sample_plan("monorepo")).content))
     assert jobs["build-api"]["rules"][0]["changes"]["paths"] == ["services/api/**/*", ".gitlab-ci.yml"]
     assert jobs["test-web"]["rules"][0]["changes"]["paths"] == ["apps/web/**/*", ".gitlab-ci.yml"]
-    # Build, Test and Security Scan start at once; Package waits for every one of them.
+    # Build, Test and Security Scan start at once; each image's package job waits for its own
+    # unit's build and test and for the source scans.
     assert jobs["security-scan"]["needs"] == []
     assert jobs["test-api"]["needs"] == []
-    assert jobs["package"]["needs"] == [
-        "build-web", "build-api", "test-web", "test-api", "security-scan", "sast-semgrep", "secrets-gitleaks"
+    assert jobs["package-api"]["needs"] == [
+        "build-api", "test-api", "security-scan", "sast-semgrep", "secrets-gitleaks"
     ]
+
+
+# -- Package: one job per image in a monorepo --------------------------------------------------------
+
+SOURCE_SCANS = ["security-scan", "sast-semgrep", "secrets-gitleaks"]
+AFTER_PACKAGE = ("deploy-staging", "integration-test", "approval", "deploy-prod", "verify")
+
+
+@pytest.mark.parametrize("gitops", [False, True])
+def test_monorepo_packages_each_image_in_its_own_job(gitops: bool) -> None:
+    jobs = _jobs(yaml.safe_load(only(gitlab_ci, sample_plan("monorepo", gitops=gitops)).content))
+    assert {name: job["needs"] for name, job in jobs.items() if job["stage"] == "package"} == {
+        "package-web": ["build-web", "test-web", *SOURCE_SCANS],
+        "package-scan-web": ["package-web"],
+        "package-sign-web": ["package-web", "package-scan-web"],
+        "package-api": ["build-api", "test-api", *SOURCE_SCANS],
+        "package-scan-api": ["package-api"],
+        "package-sign-api": ["package-api", "package-scan-api"],
+    }
+    assert {name: job["needs"] for name, job in jobs.items() if job["stage"] in AFTER_PACKAGE} == {
+        "deploy-staging": ["package-web", "package-api", "package-sign-web", "package-sign-api"],
+        "integration-test": ["deploy-staging"],
+        "approval": ["integration-test", "package-web", "package-api"],
+        "deploy-prod": ["approval", "package-web", "package-api", "package-sign-web", "package-sign-api"],
+        "verify": ["deploy-prod"],
+        "rollback-prod": ["verify", "deploy-prod"] if gitops else ["verify", "package-web", "package-api"],
+    }
+    assert jobs["package-web"]["artifacts"] == {"reports": {"dotenv": "image-refs-web.env"}}
+    assert jobs["package-api"]["artifacts"] == {"reports": {"dotenv": "image-refs-api.env"}}
+
+
+@pytest.mark.parametrize("case", sorted(c for c in GOLDEN_CASES if not c.startswith("monorepo")))
+def test_one_image_keeps_one_package_job(case: str) -> None:
+    jobs = _jobs(yaml.safe_load(only(gitlab_ci, golden_plan(case)).content))
+    assert [name for name, job in jobs.items() if job["stage"] == "package"] == [
+        "package", "package-scan", "package-sign"
+    ]
+    assert jobs["package"]["artifacts"] == {"reports": {"dotenv": gitlab_ci.REFS_FILE}}
+
+
+def _dotenv_vars(job: dict[str, Any]) -> set[str]:
+    """The IMAGE_<NAME> variables a job's dotenv report carries (what its script writes there)."""
+    report = job.get("artifacts", {}).get("reports", {}).get("dotenv")
+    if report is None:
+        return set()
+    script = "\n".join(job["script"])
+    return set(re.findall(r'echo "(IMAGE_[A-Z0-9_]+)=[^"]*" >> "' + re.escape(report) + '"', script))
+
+
+MONOREPO_CASES: dict[str, dict[str, Any]] = {
+    "monorepo": {},
+    "monorepo-gitops-sox": {"gitops": True, "compliance": "sox"},
+    "monorepo-dev-prod": {"environments": ("dev", "prod")},
+    "polyglot": {},  # eleven images (tests/render/test_github_actions.py)
+}
+
+
+@functools.cache
+def _monorepo_plan(case: str) -> Plan:
+    if case == "polyglot":
+        from tests.render.test_github_actions import polyglot_plan
+
+        return polyglot_plan(ci="gitlab")
+    return sample_plan("monorepo", ci="gitlab", **MONOREPO_CASES[case])
+
+
+@pytest.mark.parametrize("case", sorted(MONOREPO_CASES))
+def test_every_job_after_package_receives_every_image(case: str) -> None:
+    plan = _monorepo_plan(case)
+    ctx = ci.Context.of(plan)
+    every = {ci.image_var(image.name) for image in ctx.images}
+    assert len(every) > 1
+    jobs = _jobs(yaml.safe_load(only(gitlab_ci, plan).content))
+    given = {name: _dotenv_vars(job) for name, job in jobs.items()}
+    assert set().union(*given.values()) == every
+    for unit in ctx.units:  # each package job hands on exactly its own image
+        assert given[f"package{unit.suffix}"] == {ci.image_var(unit.image.name)}
+    receivers = [n for n in ("deploy-staging", "approval", "deploy-prod", "release-record") if n in jobs]
+    if not ctx.gitops:
+        receivers.append(gitlab_ci.ROLLBACK_JOB)
+    assert {"deploy-prod", "approval"} <= set(receivers)
+    for name in receivers:
+        received = set().union(*(given[need] for need in jobs[name]["needs"]))
+        assert received == every, name
+    # and no job reads an image variable that no job it needs hands it
+    for name, job in jobs.items():
+        used = set(re.findall(r"\$\{(IMAGE_[A-Z0-9_]+)\}", "\n".join(job["script"])))
+        if used and not given[name]:
+            assert used <= set().union(*(given.get(need, set()) for need in job.get("needs", []))), name
+
+
+def test_monorepo_commit_stage_stays_under_ten_minutes() -> None:
+    """Eleven images packaged side by side: the kit's own audit finds nothing in the pipeline
+    (DS-PIPE-006 would warn past ten minutes of warm commit stage)."""
+    from deploysmith.audit.engine import verify
+    from deploysmith.render import render_kit
+
+    for case in ("monorepo", "polyglot"):
+        findings = [f.to_json() for f in verify(render_kit(_monorepo_plan(case))) if f.path == gitlab_ci.PATH]
+        assert findings == [], case
 
 
 def test_services_answer_on_their_alias() -> None:

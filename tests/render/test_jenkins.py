@@ -31,7 +31,7 @@ from tests.render.ci_cases import (
     only,
     shellcheck,
 )
-from tests.sample_plans import sample_plan
+from tests.sample_plans import STACKS, sample_plan
 
 SECTIONS = {"when", "agent", "options", "environment", "input", "steps", "post", "parallel", "tools"}
 POST_CONDITIONS = {
@@ -105,12 +105,17 @@ def parse(source: str) -> Node:
 
 
 def _stages(stages: Node) -> list[Node]:
-    """Leaf stages in order (parallel branches flattened)."""
+    """Leaf stages in order (parallel branches flattened; a branch without a `when` of its own
+    runs under its parent's)."""
     found: list[Node] = []
     for stage in stages.children:
         assert stage.head.startswith("stage('"), stage.head
         if stage.blocks("parallel"):
-            found.extend(_stages(stage.block("parallel")))
+            branches = _stages(stage.block("parallel"))
+            for branch in branches:
+                if stage.blocks("when") and not branch.blocks("when"):
+                    branch.children.insert(0, stage.block("when"))
+            found.extend(branches)
         else:
             found.append(stage)
     return found
@@ -220,6 +225,94 @@ def test_monorepo_builds_tests_and_scans_in_one_parallel_block() -> None:
         "stage('Security Scan (SAST)')",
     ]
     assert package.head == "stage('Package')"
+
+
+# -- one Package stage per image ---------------------------------------------------------------------
+
+
+def _top(source: str) -> list[tuple[str, list[str]]]:
+    """Top-level stages in order, each with its parallel branches."""
+    (pipeline,) = parse(source).children
+    return [
+        (stage.head, [b.head for b in stage.block("parallel").children] if stage.blocks("parallel") else [])
+        for stage in pipeline.block("stages").children
+    ]
+
+
+@pytest.mark.parametrize("gitops", [False, True])
+def test_monorepo_packages_each_image_in_a_parallel_stage(gitops: bool) -> None:
+    source = only(jenkins, sample_plan("monorepo", gitops=gitops)).content
+    # Stages run in order: every Package branch starts after the whole check block, and every
+    # stage after Package starts after both branches.
+    assert _top(source) == [
+        (
+            "stage('Build, Test and Security Scan')",
+            [
+                "stage('Build (web)')",
+                "stage('Build (api)')",
+                "stage('Test (web)')",
+                "stage('Test (api)')",
+                "stage('Security Scan')",
+                "stage('Security Scan (SAST)')",
+            ],
+        ),
+        ("stage('Package')", ["stage('Package (web)')", "stage('Package (api)')"]),
+        ("stage('Deploy Staging (signatures)')", []),
+        ("stage('Deploy Staging')", []),
+        ("stage('Integration Test')", []),
+        ("stage('Approval')", []),
+        ("stage('Deploy Prod (signatures)')", []),
+        ("stage('Deploy Prod')", []),
+        ("stage('Verify')", []),
+    ]
+    (pipeline,) = parse(source).children
+    package = pipeline.block("stages").children[1]
+    assert "branch 'main'" in package.block("when").text  # the branches run on main only
+    for branch, (own, other, refs) in zip(
+        package.block("parallel").children,
+        [("IMAGE_WEB", "IMAGE_API", "image-refs-web.env"), ("IMAGE_API", "IMAGE_WEB", "image-refs-api.env")],
+        strict=True,
+    ):
+        text = _all_text(branch)
+        assert [t for t in _all_text(branch.block("steps")).splitlines() if t.startswith("env.")] == [
+            f"env.{own} = sh(label: 'Read {own[6:].lower()} digest', returnStdout: true, "
+            f"script: 'sed -n s/^{own}=//p {refs}').trim()"
+        ]
+        assert f"archiveArtifacts(artifacts: '{refs}')" in text
+        assert other not in text  # builds, scans and signs its own image only
+        assert branch.block("environment").text == ['DOCKER_CONFIG = "${WORKSPACE}/.docker-config"']
+        assert branch.blocks("agent") and branch.blocks("post")
+
+
+@pytest.mark.parametrize("name", sorted(set(STACKS) - {"monorepo"}))
+def test_single_image_has_one_package_stage(name: str) -> None:
+    source = only(jenkins, sample_plan(name)).content
+    packages = [(head, branches) for head, branches in _top(source) if head.startswith("stage('Package")]
+    assert packages == [("stage('Package')", [])]
+    assert "archiveArtifacts(artifacts: 'image-refs.env')" in source
+    assert "DOCKER_CONFIG = " not in source
+
+
+@pytest.mark.parametrize("gitops", [False, True])
+def test_every_deploy_receives_every_image(gitops: bool) -> None:
+    plan = sample_plan("monorepo", gitops=gitops)
+    (pipeline,) = parse(only(jenkins, plan).content).children
+    stages = {_name(stage): stage for stage in pipeline.block("stages").children}
+    for name in ("Deploy Staging (signatures)", "Deploy Staging", "Deploy Prod (signatures)", "Deploy Prod"):
+        text = _all_text(stages[name].block("steps"))
+        assert "${IMAGE_WEB}" in text and "${IMAGE_API}" in text, name
+    assert "digests in image-refs-*.env" in _all_text(stages["Approval"])
+
+
+def test_polyglot_commit_stage_stays_in_budget() -> None:
+    """11 images: one Package stage each keeps the commit stage under 10 minutes (DS-PIPE-006),
+    and the Jenkinsfile has no finding of its own."""
+    from deploysmith.audit.engine import verify
+    from deploysmith.render import render_kit
+    from tests.render.test_github_actions import polyglot_plan
+
+    findings = verify(render_kit(polyglot_plan(ci="jenkins")))
+    assert [(f.rule, f.message) for f in findings if f.path == jenkins.PATH] == []
 
 
 _SCRIPT = re.compile(r"script: '''(.*?)\n'''\)", re.S)

@@ -25,8 +25,8 @@ MECHANISMS: dict[str, dict[str, str]] = {
         "security-scan": "Trivy (lock files), Gitleaks and the accepted-findings check in Security Scan, "
         "Semgrep in `sast`, each exits 1 at the fail_on level (all findings go to code scanning as SARIF); "
         "Package `needs` both; dependency review blocks pull requests",
-        "package": "pushes each image once by digest (job outputs); the image scan in the job blocks; "
-        "Cosign signs the digest and attests its SBOMs and scan (keyless)",
+        "package": "pushes each image once by digest (job outputs; one job per image in a monorepo); the "
+        "image scan in the job blocks; Cosign signs the digest and attests its SBOMs and scan (keyless)",
         "deploy-staging": "`environment: staging`; an `if: failure()` step undoes a rollout that does not "
         "become ready",
         "integration-test": "curl smoke checks through the ingress; Approval `needs` the job",
@@ -43,8 +43,9 @@ MECHANISMS: dict[str, dict[str, str]] = {
         "report in the merge request",
         "security-scan": "Trivy, Semgrep and Gitleaks jobs exit 1 at the fail_on level (none is "
         "`allow_failure`); CycloneDX, SAST and Secret Detection reports in the merge request",
-        "package": "pushes each image once; digests flow on as a `dotenv` report; the image scan job "
-        "(`container_scanning` report) blocks; `package-sign` signs and attests (keyless, `id_tokens`)",
+        "package": "pushes each image once (one package, scan and sign job per image in a monorepo); "
+        "digests flow on as `dotenv` reports; the image scan job (`container_scanning` report) blocks; "
+        "`package-sign` signs and attests (keyless, `id_tokens`)",
         "deploy-staging": "`environment: staging` (`deployment_tier: staging`) and `resource_group`; "
         "`after_script` undoes a failed rollout",
         "integration-test": "a failed smoke job leaves the approval job unplayable",
@@ -62,8 +63,9 @@ MECHANISMS: dict[str, dict[str, str]] = {
         "results",
         "security-scan": "Trivy, Gitleaks and Semgrep exit 1 at the fail_on level; Package `dependsOn` "
         "the stage",
-        "package": "pushes each image once; digests flow on as output variables (`stageDependencies`); "
-        "the image scan step blocks; Cosign signs with the key of the `cosign` variable group",
+        "package": "pushes each image once (one job per image in a monorepo); digests flow on as output "
+        "variables (`stageDependencies`); the image scan step blocks; Cosign signs with the key of the "
+        "`cosign` variable group",
         "deploy-staging": "a deployment job on the `staging` environment; its `on: failure` hook undoes "
         "the rollout",
         "integration-test": "a failed smoke job stops the later stages",
@@ -78,8 +80,9 @@ MECHANISMS: dict[str, dict[str, str]] = {
         "test": "a failed stage skips every later stage; `junit` publishes the results",
         "security-scan": "Trivy, Gitleaks and Semgrep exit 1 at the fail_on level; the later stages are "
         "skipped",
-        "package": "pushes each image once; digests kept in `env.IMAGE_*` for the later stages; the image "
-        "scan blocks; Cosign signs with the key pair of the Jenkins credentials",
+        "package": "pushes each image once (a parallel stage per image in a monorepo); digests kept in "
+        "`env.IMAGE_*` for the later stages; the image scan blocks; Cosign signs with the key pair of the "
+        "Jenkins credentials",
         "deploy-staging": "`when { branch 'main' }`; `post { failure { … } }` undoes a failed rollout",
         "integration-test": "a failed stage skips the approval and everything after it",
         "approval": "`input` with a `submitter` group; no executor is held while it waits",

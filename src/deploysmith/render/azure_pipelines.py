@@ -7,7 +7,8 @@ Stage → Azure stage (a `dependsOn` graph), and how each policy is enforced:
                            at once (with Security Scan); Package depends on all three
     Security Scan          block-on-severity: Trivy exits 1 on CRITICAL/HIGH
     Package                block: images pushed once (Docker@2 login through a service
-                           connection); digests flow on as output variables; image scan blocks
+                           connection); digests flow on as output variables; image scan blocks.
+                           A monorepo gets one Package job per image, side by side
     Deploy Staging         block: a deployment job on the `staging` environment; its
                            `on: failure` hook undoes a rollout that did not become ready
     Integration Test       block: smoke checks through the ingress
@@ -178,10 +179,10 @@ def _stages(ctx: ci.Context) -> list[Any]:
         _stage(
             ctx,
             stages.PACKAGE,
-            [_package_job(ctx)],
+            [_package_job(ctx, unit) for unit in ctx.units],
             [STAGE_IDS[stages.BUILD], STAGE_IDS[stages.TEST], STAGE_IDS[stages.SECURITY_SCAN]],
             variables=[{"group": REGISTRY_GROUP}] if _registry(ctx)[0] == "${IMAGE_PREFIX}" else None,
-            note=_registry(ctx)[2],
+            note=_registry(ctx)[2] + (" " + _FAN_OUT_NOTE if ctx.monorepo else ""),
         ),
     ]
     approval_after = STAGE_IDS[stages.PACKAGE]
@@ -484,7 +485,22 @@ def _registry(ctx: ci.Context) -> tuple[str, list[Any], str]:
     )
 
 
-def _package_job(ctx: ci.Context) -> Commented:
+# A monorepo's images build side by side: one Package job per image in the one Package stage,
+# and the stages after it wait for the whole stage, so for every job.
+_FAN_OUT_NOTE = (
+    "One job per image, side by side: each builds, pushes, scans, SBOMs and signs its own image, so "
+    "the stage takes as long as the slowest image, not the sum of them (a scan or signature in a "
+    "job of its own would wait for every push first). The later stages depend on the whole stage "
+    "and map each job's IMAGE_<NAME> output."
+)
+
+
+def _package_job_id(unit: ci.Unit) -> str:
+    return _job_id(stages.PACKAGE, unit)
+
+
+def _package_job(whole: ci.Context, unit: ci.Unit) -> Commented:
+    ctx = whole.for_unit(unit)  # the helpers below loop over ctx.images: this job's image only
     prefix, login, _ = _registry(ctx)
     env = {"IMAGE_PREFIX": "$(IMAGE_PREFIX)"} if prefix == "${IMAGE_PREFIX}" else None
     outputs = [
@@ -517,7 +533,18 @@ def _package_job(ctx: ci.Context) -> Commented:
             },
         ),
     ]
-    job = _job("package", "Package", ci.TIMEOUTS["package"], steps, variables=[{"group": COSIGN_GROUP}])
+    job = _job(
+        _package_job_id(unit),
+        _unit_name(whole, "Package", unit),
+        ci.TIMEOUTS["package"],
+        steps,
+        variables=[{"group": COSIGN_GROUP}],
+    )
+    first = whole.units[0]
+    if unit != first:  # the first job's comment says it for all of them
+        return comment(
+            job, f"Builds, pushes, scans and signs {unit.label} ({unit.path}), as {_package_job_id(first)} does."
+        )
     return comment(
         job,
         ci.wrap(
@@ -531,12 +558,14 @@ def _package_job(ctx: ci.Context) -> Commented:
 
 
 def _image_variables(ctx: ci.Context) -> list[Any]:
+    """Every image's digest, each from the Package job that pushed it."""
     return [
         {
-            "name": ci.image_var(image.name),
-            "value": f"$[ stageDependencies.Package.package.outputs['refs.{ci.image_var(image.name)}'] ]",
+            "name": ci.image_var(unit.image.name),
+            "value": f"$[ stageDependencies.{STAGE_IDS[stages.PACKAGE]}.{_package_job_id(unit)}"
+            f".outputs['refs.{ci.image_var(unit.image.name)}'] ]",
         }
-        for image in ctx.images
+        for unit in ctx.units
     ]
 
 

@@ -780,12 +780,16 @@ PLAIN = Dialect(
 # -- registry and images -----------------------------------------------------------------------------
 
 
-def pushed_refs_lines(ctx: Context, prefix: str, tag: str, refs_file: str) -> list[str]:
+def pushed_refs_lines(
+    ctx: Context, prefix: str, tag: str, refs_file: str, builder: str = "ci-builder"
+) -> list[str]:
     """Build each image once, push it tagged with the commit, and record `IMAGE_<X>=repo@digest`
     lines in `refs_file` (what every later stage deploys). `prefix` and `tag` are shell
     expressions (e.g. "${IMAGE_PREFIX}", "${CI_COMMIT_SHA}")."""
     lines = [
-        "docker buildx create --use --driver docker-container --name ci-builder",
+        # Reuse the builder a persistent agent kept from an earlier run; create it otherwise.
+        f"docker buildx use {builder} 2>/dev/null || docker buildx create --use --driver docker-container "
+        f"--name {builder}",
         f': > "{refs_file}"',
     ]
     automation = flux.image_automation(ctx.plan)

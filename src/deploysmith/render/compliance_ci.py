@@ -313,7 +313,8 @@ def azure(ctx: ci.Context, stage_list: list[Any], dialect: ci.Dialect) -> None:
     record: dict[str, Any] = {
         "stage": "ReleaseRecord",
         "displayName": "Release record",
-        "dependsOn": ["Approval", "DeployProd", "Verify"],
+        # Package too: a stage reads stageDependencies outputs only of the stages it depends on.
+        "dependsOn": ["Package", "Approval", "DeployProd", "Verify"],
         "condition": "and(always(), ne(dependencies.DeployProd.result, 'Skipped'))",
     }
     if "variables" in approval:

@@ -7,7 +7,9 @@ Stage → job(s) (a `needs:` DAG over the `stages:` list), and how each policy i
     Security Scan          block-on-severity: Trivy exits 1 on CRITICAL/HIGH; CycloneDX report;
                            GitLab's SAST and Secret Detection templates report (non-blocking)
     Package                block: images pushed once, digests handed on as a dotenv report;
-                           `package-scan` blocks on the images (container_scanning report)
+                           `package-scan` blocks on the images (container_scanning report).
+                           A monorepo gets a package → package-scan → package-sign chain per
+                           image (`package-<image>`…), side by side; later jobs need them all
     Deploy Staging         block: `environment` with `deployment_tier`, `resource_group`;
                            `after_script` undoes a failed rollout
     Integration Test       block: smoke checks through the ingress
@@ -58,6 +60,11 @@ SCAN_JOB = "package-scan"
 AFTER_SCRIPT_TIMEOUT = "15m"  # after_script may wait for a rollout undo (10 minutes)
 TEMPLATES = ("Jobs/SAST.gitlab-ci.yml", "Jobs/Secret-Detection.gitlab-ci.yml")
 KUBECTL = ".kubectl"  # the hidden job every job that talks to the cluster extends
+FAN_OUT_NOTE = (
+    "One package job per image, so a monorepo's images build side by side; it starts once its own "
+    "unit's build and test pass (a failure elsewhere still stops every deploy, which needs all package "
+    "jobs). Each job's dotenv report carries its own image's reference."
+)
 
 Job = dict[str, Any]
 
@@ -113,26 +120,57 @@ def _jobs(ctx: ci.Context) -> dict[str, Any]:
     jobs.update(security_gitlab.gate_jobs(ctx))
     jobs.update(security_gitlab.scheduled_jobs(ctx))
     jobs.update(backups.gitlab_jobs(ctx.plan))  # the weekly restore test of the backups
-    jobs[stages.PACKAGE] = _package_job(ctx)
-    jobs[SCAN_JOB] = _package_scan_job(ctx)
-    jobs[security_gitlab.SIGN_JOB] = security_gitlab.sign_job(
-        ctx,
-        _registry(ctx)[1],
-        [{"if": ON_DEFAULT_BRANCH}],
-        [stages.PACKAGE, SCAN_JOB],
-    )
-    approval_needs = [stages.PACKAGE, SCAN_JOB]
+    # One package → scan → sign chain per image: in a monorepo the images build, scan and sign side
+    # by side, each chain starting as soon as its own unit's build and test pass, so the commit stage
+    # lasts as long as the slowest image rather than the sum of all of them. Scanning and signing stay
+    # in their own jobs per image (not one job after every package) because a single scan-and-sign job
+    # would put every image's Trivy scan and Cosign signature back in series on the critical path.
+    for unit in ctx.units:
+        one = ctx.for_unit(unit)
+        package, scan = f"{stages.PACKAGE}{unit.suffix}", f"{SCAN_JOB}{unit.suffix}"
+        refs = f"image-refs{unit.suffix}.env" if unit.suffix else REFS_FILE
+        jobs[package] = _package_job(one, refs, several=bool(unit.suffix))
+        jobs[scan] = _package_scan_job(one, package)
+        jobs[f"{security_gitlab.SIGN_JOB}{unit.suffix}"] = security_gitlab.sign_job(
+            one,
+            _registry(ctx)[1],
+            [{"if": ON_DEFAULT_BRANCH}],
+            [package, scan],
+        )
+    # Everything after Package needs every package job: GitLab hands a job the dotenv report of each
+    # job it `needs`, so each later job receives every IMAGE_<NAME>.
+    packages = ctx.package_jobs()
+    approval_needs = [*packages, *_per_image(ctx, SCAN_JOB)]
     if ctx.preprod is not None:
         jobs[stages.DEPLOY_STAGING] = _deploy_job(ctx, stages.DEPLOY_STAGING, ctx.preprod)
         jobs[stages.INTEGRATION_TEST] = _integration_job(ctx, ctx.preprod)
-        approval_needs = [stages.INTEGRATION_TEST, stages.PACKAGE]
+        approval_needs = [stages.INTEGRATION_TEST, *packages]
     if ctx.prod is not None:
         jobs[stages.APPROVAL] = _approval_job(ctx, approval_needs)
         jobs[stages.DEPLOY_PROD] = _deploy_job(ctx, stages.DEPLOY_PROD, ctx.prod)
         jobs[stages.VERIFY] = _verify_job(ctx, ctx.prod)
         jobs[ROLLBACK_JOB] = _rollback_job(ctx, ctx.prod)
     compliance_ci.gitlab(ctx, jobs, stages.VERIFY)  # a compliance profile's ticket, approver check, record
+    _need_every_package(ctx, jobs)
     return jobs
+
+
+def _per_image(ctx: ci.Context, job_id: str) -> list[str]:
+    """A per-image job's ids (`package-scan`, or `package-scan-<image>` in a monorepo)."""
+    return [f"{job_id}{unit.suffix}" for unit in ctx.units]
+
+
+def _need_every_package(ctx: ci.Context, jobs: dict[str, Any]) -> None:
+    """Jobs other modules add (the compliance record) need `package`; in a monorepo that is
+    every package job, whose dotenv reports carry the image references."""
+    if len(ctx.units) < 2:
+        return
+    for job in jobs.values():
+        value = job.value if isinstance(job, Commented) else job
+        needs = value.get("needs") if isinstance(value, dict) else None
+        if isinstance(needs, list) and stages.PACKAGE in needs:
+            at = needs.index(stages.PACKAGE)
+            needs[at : at + 1] = ctx.package_jobs()
 
 
 def _job(
@@ -386,7 +424,9 @@ def _registry(ctx: ci.Context) -> tuple[str, list[str], dict[str, str], str]:
     return prefix, login, creds, why
 
 
-def _package_job(ctx: ci.Context) -> Commented:
+def _package_job(ctx: ci.Context, refs_file: str, several: bool) -> Commented:
+    """Build and push the image of `ctx` (a monorepo's context narrowed to one image, `several`
+    true); it needs only its own unit's build and test jobs and the source scans."""
     prefix, login, _, why = _registry(ctx)
     return _job(
         ctx,
@@ -402,17 +442,17 @@ def _package_job(ctx: ci.Context) -> Commented:
         ],
         variables={"DOCKER_TLS_CERTDIR": "/certs"},
         extra={"services": [ci.DIND_IMAGE]},
-        script=[*login, ci.script(ci.pushed_refs_lines(ctx, prefix, "${CI_COMMIT_SHA}", REFS_FILE))],
-        artifacts={"reports": {"dotenv": REFS_FILE}},
+        script=[*login, ci.script(ci.pushed_refs_lines(ctx, prefix, "${CI_COMMIT_SHA}", refs_file))],
+        artifacts={"reports": {"dotenv": refs_file}},
         note=f"{why} Each image is tagged with the commit and deployed by digest: the dotenv report hands "
         "IMAGE_<NAME>=<repository>@sha256:… to every job that needs this one, so staging and production "
         "run the same bytes. Layer cache in the registry (:buildcache); provenance and SBOM attestations "
         "are pushed with the image. Docker-in-Docker needs a runner that allows privileged services "
-        "(GitLab.com's do).",
+        "(GitLab.com's do)." + (f" {FAN_OUT_NOTE}" if several else ""),
     )
 
 
-def _package_scan_job(ctx: ci.Context) -> Commented:
+def _package_scan_job(ctx: ci.Context, package: str) -> Commented:
     _, _, creds, _ = _registry(ctx)
     reports: list[str] = []
     script: list[str] = []
@@ -429,7 +469,7 @@ def _package_scan_job(ctx: ci.Context) -> Commented:
         stages.PACKAGE,
         image=_image(ci.TRIVY_IMAGE),
         timeout=ci.TIMEOUTS["security-scan"],
-        needs=[stages.PACKAGE],
+        needs=[package],
         variables={**creds, "TRIVY_NO_PROGRESS": "true"},
         script=script,
         artifacts={
@@ -523,8 +563,12 @@ def _undo_after_script(ctx: ci.Context) -> list[str]:
 
 def _deploy_job(ctx: ci.Context, stage_id: str, env: EnvironmentPlan) -> Commented:
     prod = stage_id == stages.DEPLOY_PROD
-    needs = [stages.APPROVAL, stages.PACKAGE] if prod else [stages.PACKAGE, SCAN_JOB]
-    needs.append(security_gitlab.SIGN_JOB)  # the deploy verifies the signature first
+    packages = ctx.package_jobs()
+    # Each image's scan is needed through its signing job (which needs it); a monorepo's staging
+    # deploy does not list the scans again, so it stays under GitLab's limit of 50 needs longer.
+    scans = _per_image(ctx, SCAN_JOB) if len(ctx.units) == 1 else []
+    needs = [stages.APPROVAL, *packages] if prod else [*packages, *scans]
+    needs.extend(_per_image(ctx, security_gitlab.SIGN_JOB))  # the deploy verifies the signatures first
     variables = _deploy_variables(ctx, env)
     env_name = ctx.environment_name(env)
     extra: dict[str, Any] = {"environment": _environment(ctx, env), "resource_group": env_name}
@@ -717,7 +761,7 @@ def _rollback_job(ctx: ci.Context, env: EnvironmentPlan) -> Commented:
                 ]
             ),
         ]
-        needs = [stages.VERIFY, stages.PACKAGE]
+        needs = [stages.VERIFY, *ctx.package_jobs()]
         how = (
             "It undoes each Deployment this run changed and waits for it. Migrations are not reversed; "
             "they must stay backward compatible (expand/contract)."

@@ -7,7 +7,8 @@ Stage → declarative stage, and how each policy is enforced:
     Security Scan          block-on-severity: Trivy exits 1 on CRITICAL/HIGH (one parallel
                            block with Build and Test: none needs another's output)
     Package                block: images pushed once; digests kept in env.IMAGE_* for the
-                           later stages (the same bytes go to staging and production)
+                           later stages (the same bytes go to staging and production); a
+                           monorepo's images in a `parallel` block, one stage per image
     Deploy Staging         block: `when { branch 'main' }`; `post { failure }` undoes the rollout
     Integration Test       block: smoke checks through the ingress
     Approval               approval: `input` with a `submitter` group; no agent is held
@@ -376,8 +377,56 @@ def _registry(ctx: ci.Context) -> tuple[str, str]:
     return prefix.lower(), prefix.lower()
 
 
+def _refs_file(unit: ci.Unit) -> str:
+    """Where a Package stage records its digests: one file per image in a monorepo, so the
+    archived artifacts of the parallel stages do not overwrite one another."""
+    return REFS_FILE.removesuffix(".env") + unit.suffix + ".env"
+
+
+def _refs_files(ctx: ci.Context) -> str:
+    return REFS_FILE if not ctx.monorepo else REFS_FILE.removesuffix(".env") + "-*.env"
+
+
 def _package_stage(ctx: ci.Context) -> Block:
-    prefix, where = _registry(ctx)
+    _, where = _registry(ctx)
+    note = (
+        f"Pushes to {where} with the `{REGISTRY_CREDENTIALS}` username/password credential, bound only in "
+        "these steps (masked in the log). Each image is tagged with the commit and deployed by digest; layer "
+        "cache in the registry (:buildcache); provenance and SBOM attestations are pushed with it. A "
+        "critical "
+        "or high finding in a pushed image fails Package, so it never deploys."
+    )
+    if not ctx.monorepo:
+        (unit,) = ctx.units
+        return _stage(ctx, stages.PACKAGE, "Package", _package_body(ctx, unit), note)
+    # One parallel stage per image: each builds, pushes, scans, SBOMs and signs its own image, so
+    # Package takes as long as the slowest image rather than the sum of them; a separate signing
+    # stage would wait for every push. Every later stage runs after the whole parallel block.
+    branches: list[Node] = [
+        Block(
+            f"stage({q(_unit_name(ctx, 'Package', unit))})",
+            _package_body(ctx.for_unit(unit), unit, isolated=True),
+            f"Builds, pushes, scans and signs {unit.label} ({unit.path}); sets env.{ci.image_var(unit.image.name)}.",
+        )
+        for unit in ctx.units
+    ]
+    return _stage(
+        ctx,
+        stages.PACKAGE,
+        "Package",
+        [Block("parallel", branches)],
+        note
+        + " One stage per image, side by side (parallelsAlwaysFailFast: one failing stops the others); "
+        "each sets its own env.IMAGE_<NAME> and archives its own digest file, and every later stage waits "
+        "for all of them. Each keeps its Docker login and buildx builder in its own workspace, so two "
+        "branches on one agent do not log each other out.",
+    )
+
+
+def _package_body(ctx: ci.Context, unit: ci.Unit, *, isolated: bool = False) -> list[Node]:
+    """Package for the images of `ctx` (all of them, or one narrowed with `for_unit`)."""
+    prefix, _ = _registry(ctx)
+    refs_file = _refs_file(unit)
     host = "${IMAGE_PREFIX%%/*}" if prefix.startswith("$") else prefix.split("/", 1)[0]
     login = (
         f'printf \'%s\' "${{REGISTRY_PASSWORD}}" | docker login --username "${{REGISTRY_USERNAME}}" '
@@ -395,17 +444,21 @@ def _package_stage(ctx: ci.Context) -> Block:
         Line(
             f"env.{ci.image_var(image.name)} = sh(label: {q('Read ' + image.name + ' digest')}, "
             "returnStdout: true, "
-            f"script: {q(f'sed -n s/^{ci.image_var(image.name)}=//p {REFS_FILE}')}).trim()"
+            f"script: {q(f'sed -n s/^{ci.image_var(image.name)}=//p {refs_file}')}).trim()"
         )
         for image in ctx.images
     ]
+    # A builder of its own per image: parallel stages may share an agent's Docker engine.
+    builder = f"ci-builder{unit.suffix}" if isolated else "ci-builder"
+    pushed = ci.pushed_refs_lines(ctx, prefix, "${GIT_COMMIT}", refs_file, builder=builder)
     credentials = (
         f"withCredentials([usernamePassword(credentialsId: {q(REGISTRY_CREDENTIALS)}, "
         "usernameVariable: 'REGISTRY_USERNAME', passwordVariable: 'REGISTRY_PASSWORD')])"
     )
-    body: list[Node] = [
+    return [
         Block("agent", [Line(f"label {q(DOCKER_LABEL)}")]),
         _options(ci.TIMEOUTS["package"]),
+        *([_environment({"DOCKER_CONFIG": '"${WORKSPACE}/.docker-config"'})] if isolated else []),
         Block(
             "steps",
             [
@@ -413,31 +466,17 @@ def _package_stage(ctx: ci.Context) -> Block:
                     credentials,
                     [
                         sh("Log in to the registry", [login]),
-                        sh(
-                            "Build and push each image once",
-                            ci.pushed_refs_lines(ctx, prefix, "${GIT_COMMIT}", REFS_FILE),
-                        ),
+                        sh("Build and push each image once", pushed),
                     ],
                 ),
                 Block("script", keep, "Later stages deploy exactly these references (env is pipeline-wide)."),
                 sh("Scan the pushed images (blocks on critical and high)", scan),
                 *security_jenkins.sign_steps(ctx),
-                Line(f"archiveArtifacts(artifacts: {q(REFS_FILE)})"),
+                Line(f"archiveArtifacts(artifacts: {q(refs_file)})"),
             ],
         ),
         Block("post", [Block("always", [Line("sh(label: 'Log out', script: 'docker logout || true')")])]),
     ]
-    return _stage(
-        ctx,
-        stages.PACKAGE,
-        "Package",
-        body,
-        f"Pushes to {where} with the `{REGISTRY_CREDENTIALS}` username/password credential, bound only in "
-        "these steps (masked in the log). Each image is tagged with the commit and deployed by digest; layer "
-        "cache in the registry (:buildcache); provenance and SBOM attestations are pushed with it. A "
-        "critical "
-        "or high finding in a pushed image fails Package, so it never deploys.",
-    )
 
 
 def _signature_stage(ctx: ci.Context, env: EnvironmentPlan) -> Block:
@@ -590,7 +629,7 @@ def _approval_stage(ctx: ci.Context) -> Block:
                     "message "
                     + q(
                         f"Deploy {ctx.plan.app_name} to {ci.PROD_ENVIRONMENT}? "
-                        f"(images: {listing}; digests in {REFS_FILE})"
+                        f"(images: {listing}; digests in {_refs_files(ctx)})"
                     )
                 ),
                 Line("ok 'Deploy'"),
@@ -599,7 +638,7 @@ def _approval_stage(ctx: ci.Context) -> Block:
         ),
         Block(
             "steps",
-            [Line(f"echo {q(f'Approved: deploying the digests in {REFS_FILE} to {ci.PROD_ENVIRONMENT}.')}")],
+            [Line(f"echo {q(f'Approved: deploying the digests in {_refs_files(ctx)} to {ci.PROD_ENVIRONMENT}.')}")],
         ),
     ]
     return _stage(

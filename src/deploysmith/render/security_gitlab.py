@@ -82,6 +82,8 @@ def vuln_reports(ctx: ci.Context) -> list[str]:
 
 
 def sign_job(ctx: ci.Context, login: list[str], rules: list[dict[str, Any]], needs: list[str]) -> Commented:
+    """Sign the images of `ctx` (in a monorepo, one image: one signing job per image). `needs`
+    ends with the scan job whose report is attested."""
     signer = sec.SIGNERS["gitlab"]
     return comment(
         {
@@ -106,7 +108,7 @@ def sign_job(ctx: ci.Context, login: list[str], rules: list[dict[str, Any]], nee
         },
         ci.wrap(
             f"Package, signing: SBOMs (Syft: SPDX and CycloneDX) of each pushed digest, then Cosign signs the "
-            f"digest and attests the SBOMs and package-scan's vulnerability report. {signer.why} {APK_NOTE}"
+            f"digest and attests the SBOMs and {needs[-1]}'s vulnerability report. {signer.why} {APK_NOTE}"
         ),
     )
 
