@@ -66,7 +66,11 @@ def test_detect_json_has_the_design_contract_fields(capsys: pytest.CaptureFixtur
     }
     assert contract <= set(component)
     assert component["evidence"]["port"] == [
-        {"file": "app/main.py", "line": 27, "text": 'uvicorn.run("app.main:app", host="0.0.0.0", port=int(os.environ.get("PORT", "8000")))'}
+        {
+            "file": "app/main.py",
+            "line": 27,
+            "text": 'uvicorn.run("app.main:app", host="0.0.0.0", port=int(os.environ.get("PORT", "8000")))',
+        }
     ]
 
 
@@ -249,7 +253,9 @@ def test_a_bug_exits_3_with_a_log(monkeypatch: pytest.MonkeyPatch, capsys: pytes
     monkeypatch.setattr(cli, "_detect_stack", broken)
     assert main(["detect", "."]) == 3
     err = capsys.readouterr().err
-    assert err.startswith("deploysmith: internal error (a bug in deploysmith, not in your repository); details written to ")
+    assert err.startswith(
+        "deploysmith: internal error (a bug in deploysmith, not in your repository); details written to "
+    )
     log = Path(err.strip().rsplit(" ", 1)[-1])
     assert "RuntimeError: boom" in log.read_text()
     log.unlink()

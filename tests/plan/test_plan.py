@@ -41,7 +41,9 @@ def test_workers_share_the_web_image_and_get_no_port_or_probe() -> None:
         ("django-celery", ("django-celery", "django-celery-worker"))
     ]
     web, worker = plan.workloads
-    assert web.probe == Probe("http", "/healthz/", 8000, "HTTP probe on /healthz/, the health endpoint the code declares")
+    assert web.probe == Probe(
+        "http", "/healthz/", 8000, "HTTP probe on /healthz/, the health endpoint the code declares"
+    )
     assert web.secret_env == ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")
     assert web.migrate_command == "python manage.py migrate --noinput"
     assert (worker.container_port, worker.probe.kind, worker.migrate_command) == (None, "none", None)
@@ -57,7 +59,10 @@ def test_monorepo_gets_one_image_per_component_path() -> None:
 
 def test_environments_scale_up_towards_production() -> None:
     plan = sample_plan("go-api", domain="shop.example.org")
-    assert [(e.name, e.namespace, e.host, e.min_replicas, e.max_replicas, e.auto_deploy) for e in plan.environments] == [
+    environments = [
+        (e.name, e.namespace, e.host, e.min_replicas, e.max_replicas, e.auto_deploy) for e in plan.environments
+    ]
+    assert environments == [
         ("dev", "go-api-dev", "go-api.dev.shop.example.org", 1, 2, True),
         ("staging", "go-api-staging", "go-api.staging.shop.example.org", 2, 3, True),
         ("prod", "go-api-prod", "go-api.shop.example.org", 3, 10, False),
@@ -68,7 +73,8 @@ def test_environments_scale_up_towards_production() -> None:
 def test_unknowns_are_said_plainly_in_the_notes() -> None:
     plan = sample_plan("express", compliance="hipaa")
     assert plan.notes == (
-        "no domain given: ingress hosts use the placeholder example.com; pass --domain or set `domain:` in deploysmith.yaml",
+        "no domain given: ingress hosts use the placeholder example.com; pass --domain or set `domain:` in "
+        "deploysmith.yaml",
         "compliance profile HIPAA Security Rule: 7 controls are rendered into the kit (separation of duties, "
         "change tickets, deployment records and their retention, admission policy, TLS and default-deny "
         "networking); docs/deploy/COMPLIANCE.md maps each to the file and line that implements it",
@@ -106,7 +112,10 @@ def test_every_decision_has_a_reason() -> None:
     ("requirements", "message"),
     [
         ({"gitops": True}, r"^--packaging plain has no GitOps layout"),
-        ({"strategy": "canary"}, r"^--strategy canary needs Argo Rollouts or Flagger resources, which --packaging plain"),
+        (
+            {"strategy": "canary"},
+            r"^--strategy canary needs Argo Rollouts or Flagger resources, which --packaging plain",
+        ),
     ],
 )
 def test_plain_packaging_refuses_what_it_cannot_render(requirements: dict[str, object], message: str) -> None:

@@ -53,7 +53,8 @@ def test_bad_flag_values_say_what_to_check(flags: dict[str, object], message: st
 
 
 def test_config_type_errors_name_the_file() -> None:
-    with pytest.raises(DeploysmithError, match=r"^deploysmith.yaml: gitops: expected true, false, argocd, flux or none, got 'yes please'$"):
+    expected = r"^deploysmith.yaml: gitops: expected true, false, argocd, flux or none, got 'yes please'$"
+    with pytest.raises(DeploysmithError, match=expected):
         gather(STACK, {}, {"gitops": "yes please"}, None)
 
 

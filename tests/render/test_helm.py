@@ -329,7 +329,8 @@ def test_gitops_pins_digests_in_the_values_file_and_the_controller_deploys() -> 
         ("argocd app sync fastapi-postgres-prod",),
         ("argocd app wait fastapi-postgres-prod --sync --health --timeout 900",),
     )
-    flux = helm.deploy_commands(sample_plan("fastapi-postgres", packaging="helm", gitops=True, gitops_tool="flux"), "dev")
+    flux_plan = sample_plan("fastapi-postgres", packaging="helm", gitops=True, gitops_tool="flux")
+    flux = helm.deploy_commands(flux_plan, "dev")
     assert flux.set_image[1:] == (
         "yq --inplace '.image[\"fastapi-postgres\"].digest = strenv(DIGEST_FASTAPI_POSTGRES)' "
         "deploy/chart/values-dev.yaml",
