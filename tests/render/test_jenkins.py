@@ -212,21 +212,6 @@ def test_structure_check_catches_a_missing_stage() -> None:
         parse(source + "}\n{")
 
 
-def test_monorepo_builds_tests_and_scans_in_one_parallel_block() -> None:
-    (pipeline,) = parse(only(jenkins, sample_plan("monorepo")).content).children
-    first, package = pipeline.block("stages").children[:2]
-    assert first.head == "stage('Build, Test and Security Scan')"
-    assert [c.head for c in first.block("parallel").children] == [
-        "stage('Build (web)')",
-        "stage('Build (api)')",
-        "stage('Test (web)')",
-        "stage('Test (api)')",
-        "stage('Security Scan')",
-        "stage('Security Scan (SAST)')",
-    ]
-    assert package.head == "stage('Package')"
-
-
 # -- one Package stage per image ---------------------------------------------------------------------
 
 
