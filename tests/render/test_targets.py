@@ -515,6 +515,8 @@ def test_shellcheck_the_target_shell(tmp_path: Path) -> None:
             scripts[f"{case}-{env.name}-deploy"] = "\n".join(target_renderers.ci_deploy_lines(plan, env))
         for platform in ("gitlab", "azure", "jenkins", "circleci"):
             scripts[f"{case}-{platform}-login"] = "\n".join(login(plan, platform).lines)
+        logs = target_renderers.TARGETS[plan.requirements.target].logs(plan, plan.environments[-1])
+        scripts[f"{case}-logs"] = "\n".join(logs)  # TROUBLESHOOTING.md's diagnosing commands
     paths = []
     for name, body in scripts.items():
         path = tmp_path / f"{name}.sh"
@@ -540,3 +542,39 @@ def test_github_requests_an_oidc_token_only_for_cloud_sign_in() -> None:
     token = jobs("fly-django-celery")
     assert "id-token" not in token["deploy-prod"]["permissions"]
     assert "secrets.FLY_API_TOKEN" in token["deploy-prod"]["env"]["FLY_API_TOKEN"]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_troubleshooting_uses_the_target_commands_not_kubectl(case: str) -> None:
+    plan = plan_of(case)
+    page = next(f.content for f in render_kit(plan) if f.path == "docs/deploy/TROUBLESHOOTING.md")
+    assert "kubectl" not in page and "namespace" not in page
+    logs = target_renderers.TARGETS[plan.requirements.target].logs(plan, plan.environment("prod"))
+    assert "## The new release crashes or exits at start\n" in page
+    assert "```sh\n" + "\n".join(logs) + "\n```" in page
+    assert "```sh\n" + "\n".join(target_renderers.commands(plan, plan.environment("prod")).verify) + "\n```" in page
+
+
+def test_each_target_reads_its_logs_the_platform_way() -> None:
+    def logs(case: str) -> tuple[str, ...]:
+        plan = plan_of(case)
+        return tuple(target_renderers.TARGETS[plan.requirements.target].logs(plan, plan.environment("prod")))
+
+    assert logs("cloud-run-fastapi-postgres") == (
+        "gcloud logging read 'resource.type=\"cloud_run_revision\" AND "
+        "resource.labels.service_name=\"fastapi-postgres-prod\"' --project \"${GCP_PROJECT_ID}\" "
+        "--freshness=1h --limit=100",
+    )
+    assert logs("lambda-express") == ('aws logs tail /aws/lambda/express-prod --since 1h --region "${AWS_REGION}"',)
+    assert logs("ecs-fargate-django-celery")[0] == (
+        'aws logs tail /ecs/django-celery-prod --since 1h --region "${AWS_REGION}"'
+    )
+    assert logs("heroku-fastapi-postgres") == ("npx --yes heroku@11.10.0 logs --num 200 --app fastapi-postgres",)
+    assert logs("railway-go-api") == (
+        "npx --yes @railway/cli@5.63.1 logs --service api --environment prod --lines 100",
+        "npx --yes @railway/cli@5.63.1 logs --service worker --environment prod --lines 100",
+    )
+    assert logs("azure-container-apps-go-api") == (
+        'az containerapp logs show --name go-api-api-prod --resource-group "${AZURE_RESOURCE_GROUP}" --tail 100',
+        'az containerapp logs show --name go-api-worker-prod --resource-group "${AZURE_RESOURCE_GROUP}" --tail 100',
+    )

@@ -449,15 +449,29 @@ def _troubleshooting(plan: Plan) -> str:
     }
     parts = [_banner("common failures of this stack and pipeline")]
     parts.append(f"# Troubleshooting {plan.app_name}\n")
+    frameworks = {w.component.framework for w in plan.workloads}
+    stack_failures = [row for f in sorted(f for f in frameworks if f) for row in _STACK_FAILURES.get(f, ())]
+    if targets.is_target(plan):
+        # No cluster: the target's own commands; the stack's failures read its logs instead of kubectl.
+        parts.append(
+            f"Commands read the `{env.name}` environment; RUNBOOK.md has the same commands for the others.\n"
+        )
+        logs = targets.troubleshooting(plan)[1][2]
+        failures = [
+            *targets.troubleshooting(plan),
+            *((symptom, cause, logs, fix) for symptom, cause, _, fix in stack_failures),
+        ]
+        for symptom, cause, diagnose, fix in failures:
+            parts.append(f"## {symptom}\n")
+            parts.append(f"Likely cause: {cause}.\n")
+            parts.append("```sh\n" + diagnose + "\n```\n")
+            parts.append(f"Fix: {fix.format(**values)}.\n")
+        return "\n".join(parts)
     parts.append(
         f"Commands use the `{env.name}` namespace `{env.namespace}` and the `{web.component.name}` "
         "Deployment; change them for another environment or component.\n"
     )
-    failures = list(_COMMON_FAILURES)
-    frameworks = {w.component.framework for w in plan.workloads}
-    for framework in sorted(f for f in frameworks if f):
-        failures.extend(_STACK_FAILURES.get(framework, ()))
-    for symptom, cause, diagnose, fix in failures:
+    for symptom, cause, diagnose, fix in [*_COMMON_FAILURES, *stack_failures]:
         parts.append(f"## {symptom}\n")
         parts.append(f"Likely cause: {cause}.\n")
         parts.append("```sh\n" + diagnose.format(**values) + "\n```\n")

@@ -70,6 +70,7 @@ __all__ = [
     "login",
     "render",
     "runbook_section",
+    "troubleshooting",
 ]
 
 
@@ -169,6 +170,64 @@ def runbook_section(plan: Plan) -> str:
         parts.append("Check:\n\n```bash\n" + "\n".join(run.verify) + "\n```\n")
         parts.append("Roll back:\n\n```bash\n" + "\n".join(run.rollback) + "\n```\n")
     return "\n".join(parts)
+
+
+def troubleshooting(plan: Plan) -> list[tuple[str, str, str, str]]:
+    """TROUBLESHOOTING.md rows for the target: (symptom, likely cause, diagnosing commands, fix),
+    with the target's own commands for production (the runbook has the other environments)."""
+    fact = FACTS[plan.requirements.target]
+    env = plan.environment("prod") or plan.environments[-1]
+    run = commands(plan, env)
+    module = TARGETS[plan.requirements.target]
+    logs = "\n".join(module.logs(plan, env))
+    how = login(plan, plan.requirements.ci)
+    sign_in = (
+        "the cloud does not trust the CI platform's OIDC token for this repository and environment, "
+        "or the role it maps to lacks a permission"
+        if how.oidc
+        else f"a credential ({', '.join(how.secrets)}) is missing, expired or scoped to another environment"
+    )
+    return [
+        (
+            f"The deploy step fails on {fact.label}",
+            f"{fact.label} cannot pull the image (registry access) or rejects the service configuration",
+            "# the deploy job's log ends with the platform's own error; then the service's logs:\n" + logs,
+            "check the digest in the Package job's output, that the platform's identity can read the "
+            "registry, and the configuration files under deploy/",
+        ),
+        (
+            "The new release crashes or exits at start",
+            "a missing environment variable or secret, a bad start command, or a crash",
+            logs,
+            "check that every secret DEPLOYMENT.md lists exists for this environment and that the app starts "
+            "locally with `docker compose up`",
+        ),
+        (
+            "The new release never becomes healthy (the Check step fails)",
+            "the app listens on another port than the platform sends traffic to, or the health path fails",
+            "\n".join(run.verify),
+            "listen on the port the platform gives the app (PORT) and keep the health path answering 200",
+        ),
+        (
+            f"CI: the deploy job cannot sign in to {fact.label}",
+            sign_in,
+            "# the sign-in step's log names what was refused",
+            "compare the CI variables and the cloud's trust settings with DEPLOYMENT.md's one-time setup",
+        ),
+        (
+            "CI: Security Scan blocks the pipeline",
+            "a dependency, the image or the repository has a high or critical finding, or a secret was committed",
+            "# open the job's log and the platform's security report (SARIF results)",
+            "upgrade the dependency or base image; rotate and remove a leaked secret; never silence without a "
+            "reason",
+        ),
+        (
+            "CI: Verify failed and production was rolled back",
+            "the new version did not become healthy after the deploy",
+            logs,
+            "read the Verify job's log and the failed release's logs, fix, and deploy again",
+        ),
+    ]
 
 
 def quote(value: str) -> str:

@@ -140,3 +140,16 @@ def commands(plan: Plan, env: EnvironmentPlan) -> TargetCommands:
             *_wait_lines(name),
         ]
     return TargetCommands(tuple(deploy), tuple(verify), tuple(rollback))
+
+
+def logs(plan: Plan, env: EnvironmentPlan) -> tuple[str, ...]:
+    """The last hour of each service's application log group (its name ends in the service id)."""
+    lines: list[str] = []
+    for workload in web(plan):
+        prefix = f"/aws/apprunner/{service_name(plan, workload, env)}/"
+        lines += [
+            f'group="$(aws logs describe-log-groups --log-group-name-prefix {prefix} --region "{REGION}" \\',
+            "  --query 'logGroups[?ends_with(logGroupName, `/application`)].logGroupName | [0]' --output text)\"",
+            f'aws logs tail "${{group}}" --since 1h --region "{REGION}"',
+        ]
+    return tuple(lines)

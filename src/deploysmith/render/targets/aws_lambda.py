@@ -153,3 +153,8 @@ def commands(plan: Plan, env: EnvironmentPlan) -> TargetCommands:
         "  --routing-config 'AdditionalVersionWeights={}' --query AliasArn --output text",
     ]
     return TargetCommands(tuple(deploy), tuple(verify), tuple(rollback))
+
+
+def logs(plan: Plan, env: EnvironmentPlan) -> tuple[str, ...]:
+    """The last hour of the function's log group (Lambda's own /aws/lambda/<function>)."""
+    return (f'aws logs tail /aws/lambda/{function_name(plan, env)} --since 1h --region "${{AWS_REGION}}"',)

@@ -177,3 +177,13 @@ def commands(plan: Plan, env: EnvironmentPlan) -> TargetCommands:
 
 def _first_var(plan: Plan) -> str:
     return image_var(web(plan)[0].image)
+
+
+def logs(plan: Plan, env: EnvironmentPlan) -> tuple[str, ...]:
+    """The last hour of each service's logs (Cloud Logging; `gcloud run services logs` is beta)."""
+    lines: list[str] = []
+    for workload in plan.workloads:
+        name = service_name(plan, workload, env)
+        query = f'resource.type="cloud_run_revision" AND resource.labels.service_name="{name}"'
+        lines.append(f'gcloud logging read {quote(query)} --project "${{GCP_PROJECT_ID}}" --freshness=1h --limit=100')
+    return tuple(lines)

@@ -196,3 +196,10 @@ def commands(plan: Plan, env: EnvironmentPlan) -> TargetCommands:
             f'[[ "${{state}}" == "Running" ]] || {{ echo "{name}: ${{state}}" >&2; exit 1; }}',
         ]
     return TargetCommands(tuple(deploy), tuple(verify), tuple(rollback))
+
+
+def logs(plan: Plan, env: EnvironmentPlan) -> tuple[str, ...]:
+    """The last lines of each app's console log."""
+    return tuple(
+        f"az containerapp logs show --name {service_name(plan, w, env)} {GROUP} --tail 100" for w in plan.workloads
+    )

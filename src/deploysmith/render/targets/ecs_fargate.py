@@ -315,3 +315,10 @@ def _migration_lines(plan: Plan, workload: Workload, name: str) -> list[str]:
         "  --query 'tasks[0].containers[0].exitCode' --output text)\"",
         '[[ "${code}" == "0" ]] || { echo "migration task ${task} exited ${code}" >&2; exit 1; }',
     ]
+
+
+def logs(plan: Plan, env: EnvironmentPlan) -> tuple[str, ...]:
+    """The last hour of each service's log group (the task definition's awslogs group)."""
+    return tuple(
+        f'aws logs tail /ecs/{service_name(plan, w, env)} --since 1h --region "{REGION}"' for w in plan.workloads
+    )

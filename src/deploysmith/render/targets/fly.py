@@ -121,3 +121,13 @@ def commands(plan: Plan, env: EnvironmentPlan) -> TargetCommands:
             f"  --env APP_ENV={env.name} --wait-timeout 10m",
         ]
     return TargetCommands(tuple(deploy), tuple(verify), tuple(rollback))
+
+
+def logs(plan: Plan, env: EnvironmentPlan) -> tuple[str, ...]:
+    """What each app has logged recently, without streaming."""
+    images = _images(plan)
+    return tuple(
+        f"{FLYCTL} logs --app {app_name(plan, env) if len(images) == 1 else f'{app_name(plan, env)}-{image.name}'} "
+        "--no-tail"
+        for image in images
+    )

@@ -102,3 +102,8 @@ def commands(plan: Plan, env: EnvironmentPlan) -> TargetCommands:
     verify = [f"{CLI} releases --app {app} --num 1", f"{CLI} ps --app {app}"]
     rollback = [f"{CLI} rollback --app {app}"]
     return TargetCommands(tuple(deploy), tuple(verify), tuple(rollback))
+
+
+def logs(plan: Plan, env: EnvironmentPlan) -> tuple[str, ...]:
+    """The app's recent log lines (router, dynos and releases)."""
+    return (f'{CLI} logs --num 200 --app {app_name(plan, env)}',)

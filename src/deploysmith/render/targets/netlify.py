@@ -66,3 +66,8 @@ def commands(plan: Plan, env: EnvironmentPlan) -> TargetCommands:
         f"\"deploy_id\": \"'\"${{previous}}\"'\"}}' --auth \"${{NETLIFY_AUTH_TOKEN}}\"",
     ] if prod else ['echo "draft deploys are not rolled back"']
     return TargetCommands(tuple(deploy), tuple(verify), tuple(rollback))
+
+
+def logs(plan: Plan, env: EnvironmentPlan) -> tuple[str, ...]:
+    """A static site has no process to log; the deploy log holds the build."""
+    return ("# Netlify: Deploys > the failed deploy > Deploy log (the build's own output)",)

@@ -72,3 +72,11 @@ def commands(plan: Plan, env: EnvironmentPlan) -> TargetCommands:
             f'{CLI} redeploy --service {service} --environment {env.name} --deployment "${{previous}}" --yes',
         ]
     return TargetCommands(tuple(deploy), tuple(verify), tuple(rollback))
+
+
+def logs(plan: Plan, env: EnvironmentPlan) -> tuple[str, ...]:
+    """Each service's last deploy log lines (without --lines the CLI streams)."""
+    return tuple(
+        f"{CLI} logs --service {quote(railway_service(plan, w))} --environment {env.name} --lines 100"
+        for w in plan.workloads
+    )

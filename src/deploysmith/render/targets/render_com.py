@@ -134,3 +134,12 @@ def commands(plan: Plan, env: EnvironmentPlan) -> TargetCommands:
             f'  --json "{{\\"deployId\\": \\"${{previous}}\\"}}" "https://api.render.com/v1/services/{service}/rollback"',
         ]
     return TargetCommands(tuple(deploy), tuple(verify), tuple(rollback))
+
+
+def logs(plan: Plan, env: EnvironmentPlan) -> tuple[str, ...]:
+    """Render shows logs in its dashboard; the kit talks to Render only through deploy hooks and
+    the API key the rollback uses."""
+    return tuple(
+        f"# {service_name(plan, w, env)}: dashboard > the service > Logs (and Events for the deploy)"
+        for w in plan.workloads
+    )

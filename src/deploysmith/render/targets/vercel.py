@@ -72,3 +72,8 @@ def commands(plan: Plan, env: EnvironmentPlan) -> TargetCommands:
     verify = [f'{CLI} inspect "${{url:-}}"{where} {token} >/dev/null || true']
     rollback = [f"{CLI} rollback --yes{where} {token}" if prod else 'echo "previews are not rolled back"']
     return TargetCommands(tuple(deploy), tuple(verify), tuple(rollback))
+
+
+def logs(plan: Plan, env: EnvironmentPlan) -> tuple[str, ...]:
+    """The build and runtime logs of a deployment, by the URL the deploy step printed."""
+    return (f'{CLI} inspect "<deployment url>" --logs --token "${{VERCEL_TOKEN}}"',)
