@@ -532,6 +532,47 @@ def _digest_variable(image: str) -> str:
     return "DIGEST_" + re.sub(r"[^A-Za-z0-9]+", "_", image).upper().strip("_")
 
 
+def secret_lines(plan: Plan, ns: str) -> tuple[str, ...]:
+    """The by-hand command creating the app's Secret, when the app reads keys from one."""
+    keys = sorted({key for workload in plan.workloads for key in workload.secret_env})
+    if not keys:
+        return ()
+    return (f"kubectl -n {ns} create secret generic {secret_name(plan)}" + "".join(
+        f" --from-literal={key}=…" for key in keys
+    ),)
+
+
+def migration_lines(ns: str, jobs: list[str], apply: str) -> tuple[str, ...]:
+    """Run the migration Jobs of `apply` and wait: the previous run is deleted first (a Job's
+    template cannot change), and a failure prints the Job's log."""
+    if not jobs:
+        return ()
+    return (
+        *(f"kubectl -n {ns} delete job {job} --ignore-not-found --wait=true" for job in jobs),
+        apply,
+        *(
+            f"kubectl -n {ns} wait --for=condition=Complete job/{job} --timeout={MIGRATION_WAIT_SECONDS}s"
+            f" || {{ kubectl -n {ns} logs job/{job} --tail=200; exit 1; }}"
+            for job in jobs
+        ),
+    )
+
+
+def rollout_lines(ns: str, deployments: list[str]) -> tuple[str, ...]:
+    return tuple(
+        f"kubectl -n {ns} rollout status deployment/{name} --timeout={ROLLOUT_TIMEOUT}" for name in deployments
+    )
+
+
+def undo_lines(ns: str, deployments: list[str]) -> tuple[str, ...]:
+    """Each Deployment back to its previous ReplicaSet, waiting until it serves."""
+    return tuple(
+        command
+        for name in deployments
+        for command in (f"kubectl -n {ns} rollout undo deployment/{name}", *rollout_lines(ns, [name]))
+    )
+
+
 def deploy_commands(
     plan: Plan,
     env_name: str,
@@ -554,13 +595,10 @@ def deploy_commands(
     pinned = [folder, migrate_dir(env.name)] if migrations else [folder]
     edit = "kustomize edit set image " + " ".join(f"{name}={ref}" for name, ref in refs.items())
     set_image = tuple(f"(cd {path} && {edit})" for path in pinned)
-    keys = sorted({key for workload in plan.workloads for key in workload.secret_env})
-    secret = f"kubectl -n {ns} create secret generic {secret_name(plan)}" + "".join(
-        f" --from-literal={key}=…" for key in keys
-    )
-    if secrets.managed(plan):
-        secret = secrets.bootstrap_command(plan, env)
-    bootstrap = (f"kubectl apply -f {folder}/namespace.yaml", *((secret,) if keys else ()))
+    secret = secret_lines(plan, ns)
+    if secret and secrets.managed(plan):
+        secret = (secrets.bootstrap_command(plan, env),)
+    bootstrap = (f"kubectl apply -f {folder}/namespace.yaml", *secret)
     deployments = [k8s.name(w) for w in plan.workloads]
     publish = publish_commands(env.name, [f"{path}/kustomization.yaml" for path in pinned])
     if flux.enabled(plan):
@@ -591,35 +629,15 @@ def deploy_commands(
             rollout=(f"argocd app wait {app} --sync --health --timeout 900",),
             rollback=('git revert --no-edit "$DEPLOY_COMMIT"', "git push", *manual),
         )
-    migrate: tuple[str, ...] = ()
-    if migrations:
-        migrate = (
-            *(f"kubectl -n {ns} delete job {job} --ignore-not-found --wait=true" for job in migrations),
-            f"kubectl apply -k {migrate_dir(env.name)}",
-            *(
-                f"kubectl -n {ns} wait --for=condition=Complete job/{job} --timeout={MIGRATION_WAIT_SECONDS}s"
-                f" || {{ kubectl -n {ns} logs job/{job} --tail=200; exit 1; }}"
-                for job in migrations
-            ),
-        )
+    migrate = migration_lines(ns, migrations, f"kubectl apply -k {migrate_dir(env.name)}")
     return progressive.commands(plan, env.name, ns, DeployCommands(  # Argo Rollouts / Flagger waits
         bootstrap=bootstrap,
         set_image=set_image,
         publish=(),
         migrate=migrate,
         apply=(f"kubectl apply -k {folder}",),
-        rollout=tuple(
-            f"kubectl -n {ns} rollout status deployment/{name} --timeout={ROLLOUT_TIMEOUT}"
-            for name in deployments
-        ),
-        rollback=tuple(
-            command
-            for name in deployments
-            for command in (
-                f"kubectl -n {ns} rollout undo deployment/{name}",
-                f"kubectl -n {ns} rollout status deployment/{name} --timeout={ROLLOUT_TIMEOUT}",
-            )
-        ),
+        rollout=rollout_lines(ns, deployments),
+        rollback=undo_lines(ns, deployments),
     ))
 
 

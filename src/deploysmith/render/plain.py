@@ -31,7 +31,14 @@ from typing import Any
 from deploysmith.model import EnvironmentPlan, Plan, RenderedFile, Workload
 from deploysmith.render import kubernetes as k8s
 from deploysmith.render.common import header, image_repository, secret_name
-from deploysmith.render.kustomize import MIGRATION_WAIT_SECONDS, ROLLOUT_TIMEOUT, DeployCommands, ingress_host
+from deploysmith.render.kustomize import (
+    DeployCommands,
+    ingress_host,
+    migration_lines,
+    rollout_lines,
+    secret_lines,
+    undo_lines,
+)
 from deploysmith.render.yamlout import Commented, comment, dump
 
 MANIFESTS_DIR = "deploy/manifests"
@@ -257,37 +264,15 @@ def deploy_commands(plan: Plan, env_name: str, image_refs: Mapping[str, str] | N
     ]
     migrating = [w for w in plan.workloads if w.migrate_command]
     set_image += [pin(f"{migrate_dir(env.name)}/{k8s.name(w)}-job.yaml", "migrate", w.image) for w in migrating]
-    migrate: tuple[str, ...] = ()
-    if migrating:
-        jobs = [k8s.migration_name(w) for w in migrating]
-        migrate = (
-            *(f"kubectl -n {ns} delete job {job} --ignore-not-found --wait=true" for job in jobs),
-            f"kubectl apply -f {migrate_dir(env.name)}",
-            *(
-                f"kubectl -n {ns} wait --for=condition=Complete job/{job} --timeout={MIGRATION_WAIT_SECONDS}s"
-                f" || {{ kubectl -n {ns} logs job/{job} --tail=200; exit 1; }}"
-                for job in jobs
-            ),
-        )
-    keys = sorted({key for workload in plan.workloads for key in workload.secret_env})
-    secret = f"kubectl -n {ns} create secret generic {secret_name(plan)}" + "".join(
-        f" --from-literal={key}=…" for key in keys
-    )
+    jobs = [k8s.migration_name(w) for w in migrating]
+    migrate = migration_lines(ns, jobs, f"kubectl apply -f {migrate_dir(env.name)}")
     deployments = [k8s.name(w) for w in plan.workloads]
     return DeployCommands(
-        bootstrap=(f"kubectl apply -f {env_dir(env.name)}/namespace.yaml", *((secret,) if keys else ())),
+        bootstrap=(f"kubectl apply -f {env_dir(env.name)}/namespace.yaml", *secret_lines(plan, ns)),
         set_image=tuple(set_image),
         publish=(),
         migrate=migrate,
         apply=(f"kubectl apply -f {app_dir(env.name)}",),
-        rollout=tuple(f"kubectl -n {ns} rollout status deployment/{name} --timeout={ROLLOUT_TIMEOUT}"
-                      for name in deployments),
-        rollback=tuple(
-            command
-            for name in deployments
-            for command in (
-                f"kubectl -n {ns} rollout undo deployment/{name}",
-                f"kubectl -n {ns} rollout status deployment/{name} --timeout={ROLLOUT_TIMEOUT}",
-            )
-        ),
+        rollout=rollout_lines(ns, deployments),
+        rollback=undo_lines(ns, deployments),
     )

@@ -38,7 +38,7 @@ from deploysmith.model import EnvironmentPlan, Plan, RenderedFile
 from deploysmith.render import kubernetes as k8s
 from deploysmith.render import kustomize
 from deploysmith.render import progressive as delivery  # not `progressive`: that is render.helm.progressive
-from deploysmith.render.common import header, secret_name
+from deploysmith.render.common import header
 from deploysmith.render.helm import chart as templates
 from deploysmith.render.helm import values
 from deploysmith.render.helm.gotmpl import render as render_template
@@ -249,17 +249,11 @@ def deploy_commands(plan: Plan, env_name: str, image_refs: Mapping[str, str] | N
             f"--atomic --cleanup-on-fail --wait --timeout {HELM_TIMEOUT} --history-max {HISTORY_MAX}",
         ]
     )
-    keys = sorted({key for workload in plan.workloads for key in workload.secret_env})
-    secret = f"kubectl -n {ns} create secret generic {secret_name(plan)}" + "".join(
-        f" --from-literal={key}=…" for key in keys
-    )
     deployments = [k8s.name(w) for w in plan.workloads]
-    rollout = tuple(
-        f"kubectl -n {ns} rollout status deployment/{name} --timeout={ROLLOUT_TIMEOUT}" for name in deployments
-    )
+    rollout = kustomize.rollout_lines(ns, deployments)
     back = f"helm rollback {release} --namespace {ns} --wait --timeout {ROLLOUT_TIMEOUT}"
     deploy = DeployCommands(
-        bootstrap=(f"kubectl apply -f {namespace_file(env.name)}", *((secret,) if keys else ())),
+        bootstrap=(f"kubectl apply -f {namespace_file(env.name)}", *kustomize.secret_lines(plan, ns)),
         set_image=(),
         publish=(),
         migrate=(),
