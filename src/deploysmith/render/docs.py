@@ -456,9 +456,10 @@ def _troubleshooting(plan: Plan) -> str:
         parts.append(
             f"Commands read the `{env.name}` environment; RUNBOOK.md has the same commands for the others.\n"
         )
-        logs = targets.troubleshooting(plan)[1][2]
+        target_failures = targets.troubleshooting(plan)
+        logs = target_failures[1][2]  # "crashes at start": the target's logs command
         failures = [
-            *targets.troubleshooting(plan),
+            *target_failures,
             *((symptom, cause, logs, fix) for symptom, cause, _, fix in stack_failures),
         ]
         for symptom, cause, diagnose, fix in failures:
