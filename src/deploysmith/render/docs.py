@@ -456,10 +456,9 @@ def _troubleshooting(plan: Plan) -> str:
         parts.append(
             f"Commands read the `{env.name}` environment; RUNBOOK.md has the same commands for the others.\n"
         )
-        target_failures = targets.troubleshooting(plan)
-        logs = target_failures[1][2]  # "crashes at start": the target's logs command
+        logs = targets.logs(plan)
         failures = [
-            *target_failures,
+            *targets.troubleshooting(plan),
             *((symptom, cause, logs, fix) for symptom, cause, _, fix in stack_failures),
         ]
         for symptom, cause, diagnose, fix in failures:

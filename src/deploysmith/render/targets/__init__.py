@@ -12,6 +12,8 @@ and this package adds what the pipelines and the docs need around them:
     CLOUD_VARIABLES[cloud]       the CI variables each cloud's commands read
     deployment_section(plan)     DEPLOYMENT.md: where it runs, strategy, one-time setup
     runbook_section(plan)        RUNBOOK.md: deploy and roll back by hand, per environment
+    troubleshooting(plan)        TROUBLESHOOTING.md: the target's failures, read with its own
+                                 commands (each module's logs(plan, env))
 
 Per-target facts (which strategies are native, which managed services replace the stack's
 databases, whether the target runs workers or builds from an image) live in
@@ -70,6 +72,7 @@ __all__ = [
     "login",
     "render",
     "runbook_section",
+    "logs",
     "troubleshooting",
 ]
 
@@ -172,14 +175,19 @@ def runbook_section(plan: Plan) -> str:
     return "\n".join(parts)
 
 
+def logs(plan: Plan) -> str:
+    """The shell that reads production's recent logs on the target (TROUBLESHOOTING.md)."""
+    env = plan.environment("prod") or plan.environments[-1]
+    return "\n".join(TARGETS[plan.requirements.target].logs(plan, env))
+
+
 def troubleshooting(plan: Plan) -> list[tuple[str, str, str, str]]:
     """TROUBLESHOOTING.md rows for the target: (symptom, likely cause, diagnosing commands, fix),
     with the target's own commands for production (the runbook has the other environments)."""
     fact = FACTS[plan.requirements.target]
     env = plan.environment("prod") or plan.environments[-1]
     run = commands(plan, env)
-    module = TARGETS[plan.requirements.target]
-    logs = "\n".join(module.logs(plan, env))
+    recent_logs = logs(plan)
     how = login(plan, plan.requirements.ci)
     sign_in = (
         "the cloud does not trust the CI platform's OIDC token for this repository and environment, "
@@ -191,14 +199,14 @@ def troubleshooting(plan: Plan) -> list[tuple[str, str, str, str]]:
         (
             f"The deploy step fails on {fact.label}",
             f"{fact.label} cannot pull the image (registry access) or rejects the service configuration",
-            "# the deploy job's log ends with the platform's own error; then the service's logs:\n" + logs,
+            "# the deploy job's log ends with the platform's own error; then the service's logs:\n" + recent_logs,
             "check the digest in the Package job's output, that the platform's identity can read the "
             "registry, and the configuration files under deploy/",
         ),
         (
             "The new release crashes or exits at start",
             "a missing environment variable or secret, a bad start command, or a crash",
-            logs,
+            recent_logs,
             "check that every secret DEPLOYMENT.md lists exists for this environment and that the app starts "
             "locally with `docker compose up`",
         ),
@@ -224,7 +232,7 @@ def troubleshooting(plan: Plan) -> list[tuple[str, str, str, str]]:
         (
             "CI: Verify failed and production was rolled back",
             "the new version did not become healthy after the deploy",
-            logs,
+            recent_logs,
             "read the Verify job's log and the failed release's logs, fix, and deploy again",
         ),
     ]
